@@ -1,0 +1,369 @@
+import { readFileSync } from 'node:fs';
+import {
+  isAlias,
+  isMap,
+  isNode,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  Scalar,
+  visit,
+} from 'yaml';
+import type { Document } from 'yaml';
+import { z } from 'zod';
+import { redactUrl } from '../redact.js';
+import { configSchema, roomSchema, type Config } from './schema.js';
+
+export interface ConfigProblem {
+  file: string;
+  /** 1-based. */
+  line: number;
+  /** 1-based. */
+  col: number;
+  /** Where in the YAML the position points, e.g. `rooms[1].camera.url`, `defaults.sampleFps`; '' for the file. */
+  path: string;
+  message: string;
+}
+
+const formatProblem = (p: ConfigProblem): string =>
+  `${p.file}:${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}`;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: ConfigProblem[]) {
+    super(problems.map(formatProblem).join('\n'));
+  }
+}
+
+type Seg = string | number;
+type Obj = Record<string, unknown>;
+
+/** Keys a room may take from `defaults:`. */
+const DEFAULTABLE = Object.keys(roomSchema.shape).filter((k) => k !== 'id' && k !== 'locationId');
+const ENV_REF = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
+    throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `cannot read config file: ${why}` }]);
+  }
+  return parseConfig(text, file, env);
+}
+
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const problems: ConfigProblem[] = [];
+  const add = (offset: number, path: readonly Seg[], message: string): void => {
+    const { line, col } = lineCounter.linePos(offset);
+    problems.push({ file, line: Math.max(line, 1), col: Math.max(col, 1), path: formatPath(path), message });
+  };
+
+  // After the first syntax error the parser's further complaints are mostly echoes of it: report duplicate keys
+  // and that first error.
+  const firstSyntaxError = doc.errors.find((err) => err.code !== 'DUPLICATE_KEY');
+  for (const err of doc.errors.filter((e) => e === firstSyntaxError || e.code === 'DUPLICATE_KEY')) {
+    add(err.pos[0], [], err === firstSyntaxError ? err.message : `duplicate key "${keyAt(doc, err.pos[0])}"`);
+  }
+  if (problems.length) throw new ConfigError(sortUnique(problems));
+
+  const envFailed = substituteEnv(doc, env, (node, path, name) =>
+    add(node.range?.[0] ?? 0, path, `environment variable "${name}" is not set`),
+  );
+
+  // Apply `defaults:` to every room; unknown keys under defaults are reported here, once.
+  const raw: unknown = doc.toJS() ?? {};
+  const defaultsSpot = walk(doc, doc.contents, [], ['defaults']);
+  const defaultsNode = defaultsSpot.rest.length ? undefined : defaultsSpot.node;
+  let data = raw;
+  if (isObj(raw)) {
+    const { defaults = {}, ...rest } = raw;
+    if (defaults !== null && !isObj(defaults)) {
+      add(offsetOf(defaultsSpot), ['defaults'], `expected mapping, got ${describe(defaults)}`);
+    }
+    const known = isObj(defaults) ? pick(defaults, DEFAULTABLE) : {};
+    for (const pair of isMap(defaultsNode) ? defaultsNode.items : []) {
+      const key = scalarKey(pair.key);
+      if (DEFAULTABLE.includes(key)) continue;
+      const message = ['id', 'locationId'].includes(key)
+        ? `"${key}" cannot be set under defaults (set it in each room)`
+        : unknownKey(key, DEFAULTABLE);
+      add(isNode(pair.key) ? (pair.key.range?.[0] ?? 0) : 0, ['defaults', key], message);
+    }
+    const rooms = Array.isArray(rest.rooms)
+      ? rest.rooms.map((r) => (isObj(r) ? merge(known, r) : r))
+      : rest.rooms;
+    data = { ...rest, rooms };
+  }
+
+  /** The YAML node a schema path came from: the room's own node, else the one under `defaults:`. */
+  const locate = (path: readonly Seg[]): Spot => {
+    const own = walk(doc, doc.contents, [], path);
+    if (!own.rest.length || path[0] !== 'rooms' || path.length < 3) return own;
+    const fromDefaults = walk(doc, defaultsNode, ['defaults'], path.slice(2));
+    return fromDefaults.rest.length ? own : fromDefaults;
+  };
+
+  const result = configSchema.safeParse(data, { reportInput: true, error: humanize });
+  for (const issue of (result.error?.issues ?? []).flatMap(unwrapUnion)) {
+    const path = issue.path.filter((s): s is Seg => typeof s !== 'symbol');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const spot = locate([...path, key]);
+        const offset = isNode(spot.key) ? (spot.key.range?.[0] ?? 0) : offsetOf(spot);
+        add(offset, spot.at, unknownKey(key, keysAt(configSchema, path)));
+      }
+      continue;
+    }
+    const spot = locate(path);
+    if (envFailed.has(spot.node)) continue; // already reported as a missing variable
+    if (issue.code === 'invalid_type' && issue.input === undefined && typeof path.at(-1) === 'string') {
+      add(offsetOf(spot, false), spot.at, `missing required key "${spot.rest.join('.')}"`);
+    } else {
+      add(offsetOf(spot), spot.at, issue.message);
+    }
+  }
+
+  // zod skips the schema's refinements (duplicate room ids) when anything else is wrong: check them here too.
+  if (!result.success && isObj(data) && Array.isArray(data.rooms)) {
+    const seen = new Map<unknown, number>();
+    data.rooms.forEach((room: unknown, i: number) => {
+      const id = isObj(room) ? room.id : undefined;
+      if (typeof id !== 'string') return;
+      const first = seen.get(id);
+      if (first === undefined) seen.set(id, i);
+      else
+        add(
+          offsetOf(locate(['rooms', i, 'id'])),
+          ['rooms', i, 'id'],
+          `duplicate room id "${id}" (also rooms[${first}])`,
+        );
+    });
+  }
+
+  if (problems.length) throw new ConfigError(sortUnique(problems));
+  return result.data as Config;
+}
+
+/** A deep copy that is safe to print: API secrets hidden, camera credentials redacted. */
+export function maskConfig(cfg: Config): unknown {
+  const out = structuredClone(cfg);
+  const auth = out.calven?.auth;
+  if (auth?.type === 'hmac') {
+    auth.apiKey = auth.apiKey.length > 8 ? `${auth.apiKey.slice(0, 4)}…` : '***';
+    auth.apiSecret = '***';
+  } else if (auth?.type === 'oauth') {
+    auth.clientSecret = '***';
+  }
+  for (const room of out.rooms) room.camera.url = redactUrl(room.camera.url);
+  return out;
+}
+
+/**
+ * Replaces `${NAME}` in every string value (not keys) in place; `$${NAME}` stays a literal `${NAME}`. A plain
+ * (unquoted) scalar is re-typed after substitution, so `port: ${PORT}` gives a number. Returns the nodes that
+ * referenced an unset variable.
+ */
+function substituteEnv(
+  doc: Document,
+  env: NodeJS.ProcessEnv,
+  onMissing: (node: Scalar, path: Seg[], name: string) => void,
+): Set<unknown> {
+  const failed = new Set<unknown>();
+  visit(doc, {
+    Scalar(key, node, ancestors) {
+      if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
+      const out = node.value.replace(ENV_REF, (ref, escaped: string, name: string) => {
+        if (escaped) return ref.slice(1);
+        const value = env[name];
+        if (value !== undefined) return value;
+        failed.add(node);
+        onMissing(node, pathOf(ancestors, node), name);
+        return ref;
+      });
+      node.value = node.type === Scalar.PLAIN ? retype(out) : out;
+    },
+  });
+  return failed;
+}
+
+/** The text of the map key that starts at `offset`. */
+function keyAt(doc: Document, offset: number): string {
+  let found = '';
+  visit(doc, {
+    Pair(_, pair) {
+      if (isNode(pair.key) && pair.key.range?.[0] === offset) {
+        found = scalarKey(pair.key);
+        return visit.BREAK;
+      }
+    },
+  });
+  return found;
+}
+
+function retype(text: string): unknown {
+  const doc = parseDocument(text);
+  const value: unknown = doc.errors.length ? text : doc.toJS();
+  return typeof value === 'number' || typeof value === 'boolean' ? value : text;
+}
+
+/** The path of a node from `visit`'s ancestor list. */
+function pathOf(ancestors: readonly unknown[], node: unknown): Seg[] {
+  const path: Seg[] = [];
+  [...ancestors, node].forEach((cur, i, all) => {
+    if (isPair(cur)) path.push(scalarKey(cur.key));
+    else if (isSeq(cur)) path.push(cur.items.indexOf(all[i + 1] as never));
+  });
+  return path;
+}
+
+interface Spot {
+  /** The deepest node reached (a value node, or null/undefined for an empty one). */
+  node: unknown;
+  /** The key node of the pair that led to `node`, if any. */
+  key?: unknown;
+  /** Path of `node`. */
+  at: Seg[];
+  /** The part of the wanted path that does not exist in the YAML. */
+  rest: Seg[];
+}
+
+function walk(doc: Document, node: unknown, at: Seg[], path: readonly Seg[]): Spot {
+  let spot: Spot = { node, at, rest: [...path] };
+  for (const [i, seg] of path.entries()) {
+    const cur = isAlias(spot.node) ? spot.node.resolve(doc) : spot.node;
+    const pair = isMap(cur) ? cur.items.find((p) => scalarKey(p.key) === String(seg)) : undefined;
+    const item = isSeq(cur) && typeof seg === 'number' ? cur.items[seg] : undefined;
+    if (!pair && item === undefined) break;
+    spot = { node: pair ? pair.value : item, key: pair?.key, at: [...spot.at, seg], rest: path.slice(i + 1) };
+  }
+  return spot;
+}
+
+/** Offset of a spot's value; an empty value (`key:`) points at its key unless `preferKey` is false. */
+function offsetOf(spot: Spot, preferKeyForEmpty = true): number {
+  const range = isNode(spot.node) ? spot.node.range : undefined;
+  const keyStart = isNode(spot.key) ? spot.key.range?.[0] : undefined;
+  if (range && (range[0] < range[1] || !preferKeyForEmpty || keyStart === undefined)) return range[0];
+  return keyStart ?? 0;
+}
+
+const scalarKey = (key: unknown): string => String(isScalar(key) ? key.value : key);
+
+function formatPath(path: readonly Seg[]): string {
+  return path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
+}
+
+function sortUnique(problems: ConfigProblem[]): ConfigProblem[] {
+  const unique = new Map(problems.map((p) => [formatProblem(p), p]));
+  return [...unique.values()].sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const pick = (o: Obj, keys: readonly string[]): Obj =>
+  Object.fromEntries(Object.entries(o).filter(([k]) => keys.includes(k)));
+
+/** Deep merge of mappings; `over` wins, arrays and scalars are replaced. */
+function merge(base: unknown, over: unknown): unknown {
+  if (!isObj(base) || !isObj(over)) return over === undefined ? base : over;
+  const out: Obj = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = merge(base[k], v);
+  return out;
+}
+
+/** A failed union reports the issues of its closest branch (the one with the fewest issues). */
+function unwrapUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== 'invalid_union' || !issue.errors.length) return [issue];
+  const best = issue.errors.reduce((a, b) => (b.length < a.length ? b : a));
+  return best.flatMap((i) => unwrapUnion({ ...i, path: [...issue.path, ...i.path] }));
+}
+
+/** The keys the schema allows at a path (for "did you mean" suggestions). */
+function keysAt(schema: z.ZodType, path: readonly Seg[]): string[] {
+  const def = schema.def as unknown as {
+    innerType?: z.ZodType;
+    options?: z.ZodType[];
+    shape?: Record<string, z.ZodType>;
+    element?: z.ZodType;
+  };
+  if (def.innerType) return keysAt(def.innerType, path);
+  if (def.options) return def.options.flatMap((o) => keysAt(o, path));
+  const [seg, ...rest] = path;
+  if (seg === undefined) return Object.keys(def.shape ?? {});
+  const next = typeof seg === 'number' ? def.element : def.shape?.[seg];
+  return next ? keysAt(next, rest) : [];
+}
+
+function unknownKey(key: string, known: readonly string[]): string {
+  const best = known
+    .map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) }))
+    .sort((a, b) => a.d - b.d)[0];
+  return `unknown key "${key}"${best && best.d <= 2 && best.d < key.length ? ` (did you mean "${best.k}"?)` : ''}`;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+const BOUNDS = { too_small: ['greater than', 'at least'], too_big: ['less than', 'at most'] } as const;
+const TYPE_NAMES: Record<string, string> = { object: 'mapping', array: 'list', int: 'integer' };
+
+function describe(value: unknown): string {
+  if (value === null) return 'an empty value';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') {
+    const shown = redactUrl(value);
+    return `string ${JSON.stringify(shown.length > 40 ? `${shown.slice(0, 40)}…` : shown)}`;
+  }
+  return `${typeof value} ${String(value)}`;
+}
+
+/** zod error map: short, YAML-flavoured messages. Messages set in the schema still win. */
+const humanize: z.core.$ZodErrorMap = (issue) => {
+  switch (issue.code) {
+    case 'invalid_type':
+      return `expected ${TYPE_NAMES[issue.expected] ?? issue.expected}, got ${describe(issue.input)}`;
+    case 'invalid_value':
+      return issue.values.length === 1
+        ? `expected ${JSON.stringify(issue.values[0])}, got ${describe(issue.input)}`
+        : `expected one of ${issue.values.join(', ')}; got ${describe(issue.input)}`;
+    case 'too_small':
+    case 'too_big': {
+      const small = issue.code === 'too_small';
+      const limit = String(small ? issue.minimum : issue.maximum);
+      if (issue.origin === 'array') return `needs ${small ? 'at least' : 'at most'} ${limit} item(s)`;
+      if (issue.origin === 'string' && small && limit === '1') return 'must not be empty';
+      const bound = BOUNDS[issue.code][issue.inclusive ? 1 : 0];
+      return `must be ${bound} ${limit}${issue.origin === 'string' ? ' characters long' : ''}`;
+    }
+    case 'invalid_union': {
+      const { discriminator: key, input } = issue;
+      const options = (issue as { options?: unknown[] }).options?.join(', ');
+      if (!key || !options || !isObj(input)) return undefined;
+      return key in input
+        ? `expected one of ${options}; got ${describe(input[key])}`
+        : `missing required key "${key}" (one of ${options})`;
+    }
+    case 'invalid_format':
+      return issue.format === 'url' ? `expected a URL, got ${describe(issue.input)}` : undefined;
+    default:
+      return undefined;
+  }
+};

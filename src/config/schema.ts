@@ -1,0 +1,115 @@
+import { z } from 'zod';
+
+/** Normalised point [x, y], both 0..1 (0,0 = top-left of the picture). */
+const point = z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]);
+const polygon = z.array(point).min(3, 'a polygon needs at least 3 points');
+
+export const LOCATION_TYPES = ['level', 'location', 'place', 'space', 'zone'] as const;
+export const MODELS = ['centernet', 'coco-ssd', 'yolox-nano'] as const;
+
+const camera = z.strictObject({
+  /** rtsp://, rtsps://, file: URL or a local file path. */
+  url: z.string().min(1),
+  /** RTSP lower transport. */
+  transport: z.enum(['tcp', 'udp']).default('tcp'),
+  /** Local files only: start again at the end (true) or stop (false). */
+  loop: z.boolean().default(true),
+  /** Decode key frames only (ffmpeg -skip_frame nokey): ~6x less CPU at 1080p; sampling then follows the GOP. */
+  keyframesOnly: z.boolean().default(false),
+  /** No frame for this many seconds → ffmpeg is restarted. Default: max(10, 5 / sampleFps). */
+  watchdogSeconds: z.number().positive().optional(),
+});
+
+const region = z.strictObject({
+  /** A person counts when its anchor point is inside any include polygon (default: whole picture)... */
+  include: z.union([polygon, z.array(polygon)]).optional(),
+  /** ...and inside no exclude polygon. */
+  exclude: z.union([polygon, z.array(polygon)]).default([]),
+});
+
+/** Keys that may appear in a room and under `defaults:`. */
+export const roomSettingsShape = {
+  sampleFps: z.number().positive().max(30).default(1),
+  windowSeconds: z.number().positive().max(3600).default(10),
+  heartbeatSeconds: z.number().min(0).default(0),
+  /** No frame for this long → the room's count is reported as unknown in status (nothing is sent). */
+  staleSeconds: z.number().positive().default(60),
+  minScore: z.number().min(0).max(1).optional(),
+  camera: camera,
+  region: region.default({ exclude: [] }),
+} as const;
+
+export const roomSchema = z.strictObject({
+  id: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'room id may use letters, digits, "-", "_" and "." only'),
+  locationId: z.string().min(1),
+  locationType: z.enum(LOCATION_TYPES),
+  ...roomSettingsShape,
+});
+
+const hmacAuth = z.strictObject({
+  type: z.literal('hmac'),
+  apiKey: z.string().min(1),
+  apiSecret: z.string().min(1),
+});
+const oauthAuth = z.strictObject({
+  type: z.literal('oauth'),
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1),
+});
+
+export const configSchema = z
+  .strictObject({
+    sourceId: z.string().min(1).default('roomcount'),
+    sink: z.enum(['calven', 'stdout']).default('calven'),
+    calven: z
+      .strictObject({
+        baseUrl: z.url({ protocol: /^https?$/ }).default('https://api.calven.com'),
+        auth: z.discriminatedUnion('type', [hmacAuth, oauthAuth]).optional(),
+      })
+      .optional(),
+    detector: z
+      .strictObject({
+        model: z.enum(MODELS).default('centernet'),
+        modelPath: z.string().min(1).optional(),
+        modelUrl: z.url().optional(),
+        minScore: z.number().min(0).max(1).default(0.3),
+      })
+      .default({ model: 'centernet', minScore: 0.3 }),
+    stateDir: z.string().min(1).default('./state'),
+    http: z
+      .strictObject({
+        port: z.number().int().min(0).max(65535).default(9464),
+      })
+      .default({ port: 9464 }),
+    rooms: z.array(roomSchema).min(1, 'at least one room is needed'),
+  })
+  .superRefine((cfg, ctx) => {
+    if (cfg.sink === 'calven' && !cfg.calven?.auth) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['calven', 'auth'],
+        message: 'sink is "calven" but calven.auth is missing (use sink: stdout for a dry run)',
+      });
+    }
+    const seen = new Map<string, number>();
+    cfg.rooms.forEach((room, i) => {
+      const first = seen.get(room.id);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rooms', i, 'id'],
+          message: `duplicate room id "${room.id}" (also rooms[${first}])`,
+        });
+      } else {
+        seen.set(room.id, i);
+      }
+    });
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type RoomConfig = Config['rooms'][number];
+export type DetectorConfig = Config['detector'];
+export type LocationType = (typeof LOCATION_TYPES)[number];

@@ -1,0 +1,119 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildFfmpegArgs, classifyFailure, FfmpegCamera, type CameraState } from '../src/camera/ffmpeg.js';
+import type { Frame } from '../src/camera/frame.js';
+import { renderTestClip, tempDir } from './helpers/media.js';
+
+const base = {
+  transport: 'tcp' as const,
+  loop: true,
+  sampleFps: 2,
+  fit: { width: 512, height: 512 },
+  watchdogSeconds: 10,
+};
+
+function childrenOf(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return []; // pgrep exits 1 when there are none
+  }
+}
+
+describe('buildFfmpegArgs', () => {
+  it('RTSP: transport, small probe, sampling and scaling to the detector box, PPM on stdout', () => {
+    const args = buildFfmpegArgs({ ...base, url: 'rtsp://u:p@192.0.2.1:554/s1', transport: 'udp' });
+    expect(args.join(' ')).toContain(
+      '-rtsp_transport udp -analyzeduration 500000 -probesize 200000 -i rtsp://u:p@',
+    );
+    expect(args.join(' ')).toContain(
+      '-vf fps=2,scale=w=512:h=512:force_original_aspect_ratio=decrease -f image2pipe -c:v ppm pipe:1',
+    );
+    expect(args).not.toContain('-re');
+  });
+
+  it('files play in real time, looped or once; still images loop at the sampling rate', () => {
+    expect(buildFfmpegArgs({ ...base, url: '/m/clip.mp4' }).join(' ')).toContain(
+      '-re -stream_loop -1 -i /m/clip.mp4',
+    );
+    expect(buildFfmpegArgs({ ...base, url: 'file:///m/clip.mp4', loop: false }).join(' ')).toContain(
+      '-re -i /m/clip.mp4',
+    );
+    expect(buildFfmpegArgs({ ...base, url: '/m/still.JPG' }).join(' ')).toContain(
+      '-re -loop 1 -framerate 2 -i /m/still.JPG',
+    );
+  });
+});
+
+describe('classifyFailure', () => {
+  it('maps ffmpeg messages to camera states', () => {
+    expect(classifyFailure('method DESCRIBE failed: 401 Unauthorized')).toBe('unauthorised');
+    expect(classifyFailure('method DESCRIBE failed: 404 Not Found')).toBe('not_found');
+    expect(classifyFailure('/x.mp4: No such file or directory')).toBe('not_found');
+    expect(classifyFailure('Connection refused')).toBe('unreachable');
+  });
+});
+
+describe('FfmpegCamera on a local file', () => {
+  const tmp = tempDir();
+  let clip = '';
+  beforeAll(() => {
+    clip = renderTestClip(join(tmp.dir, 'pattern.mp4'), { width: 640, height: 360, seconds: 2 });
+  });
+  afterAll(() => tmp.cleanup());
+
+  it('delivers timestamped frames scaled into the detector box, then stops its ffmpeg', async () => {
+    const camera = new FfmpegCamera({ ...base, url: clip, sampleFps: 5 });
+    const frames: Frame[] = [];
+    const states: CameraState[] = [];
+    camera.on('state', (s) => states.push(s));
+    const t0 = Date.now();
+    camera.start();
+    await new Promise<void>((resolve) =>
+      camera.on('frame', (f) => {
+        frames.push(f);
+        if (frames.length === 4) resolve();
+      }),
+    );
+    expect(childrenOf(process.pid).length).toBeGreaterThan(0);
+    await camera.stop();
+    expect(childrenOf(process.pid)).toEqual([]);
+    expect(states).toEqual(['streaming', 'stopped']);
+    for (const f of frames) {
+      expect([f.width, f.height]).toEqual([512, 288]);
+      expect(f.data.length).toBe(512 * 288 * 3);
+      expect(f.capturedAt).toBeGreaterThanOrEqual(t0);
+    }
+    // 5 fps sampling of a file read in real time: frames arrive ~200 ms apart, not all at once.
+    expect(frames[3]!.capturedAt - frames[0]!.capturedAt).toBeGreaterThan(300);
+  });
+
+  it('a file played once ends; a missing file is "not_found" and is retried with backoff', async () => {
+    const once = new FfmpegCamera({ ...base, url: clip, loop: false, sampleFps: 10 });
+    let frames = 0;
+    once.on('frame', () => frames++);
+    const ended = new Promise<void>((resolve) => once.on('state', (s) => s === 'ended' && resolve()));
+    once.start();
+    await ended;
+    expect(frames).toBeGreaterThanOrEqual(15);
+    await once.stop();
+
+    const missing = new FfmpegCamera({
+      ...base,
+      url: join(tmp.dir, 'nope.mp4'),
+      backoff: { initialMs: 50, maxMs: 100, healthyMs: 1000 },
+    });
+    const seen: string[] = [];
+    missing.on('state', (s, detail) => seen.push(`${s}: ${detail}`));
+    missing.start();
+    await new Promise((r) => setTimeout(r, 1500));
+    await missing.stop();
+    expect(seen[0]).toMatch(/^not_found: .*nope\.mp4: No such file or directory/);
+    expect(seen.filter((s) => s.startsWith('connecting')).length).toBeGreaterThanOrEqual(2);
+  });
+});

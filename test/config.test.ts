@@ -1,0 +1,440 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, maskConfig, parseConfig, type ConfigProblem } from '../src/config/load.js';
+
+/** Template tag: drops the first newline and the common indentation, so line 1 is the first fixture line. */
+function yml(strings: TemplateStringsArray): string {
+  const lines = strings.join('').replace(/^\n/, '').split('\n');
+  const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => l.length - l.trimStart().length));
+  return lines.map((l) => l.slice(indent)).join('\n');
+}
+
+const ENV = {
+  CALVEN_API_KEY: 'key-0123456789',
+  CALVEN_API_SECRET: 'top-secret-value',
+  CAM_USER: 'viewer',
+  CAM_PASS: 'cam-pass-42',
+};
+
+/** The CONTRACT example. */
+const FULL = yml`
+  sourceId: "roomcount floor-3"
+  sink: calven
+  calven:
+    baseUrl: https://api.calven.com
+    auth:
+      type: hmac
+      apiKey: \${CALVEN_API_KEY}
+      apiSecret: \${CALVEN_API_SECRET}
+  detector:
+    model: centernet
+    modelPath: ./models/yolox_nano.onnx
+    minScore: 0.3
+  stateDir: ./state
+  http:
+    port: 9464
+  defaults:
+    sampleFps: 1
+    windowSeconds: 10
+    heartbeatSeconds: 0
+  rooms:
+    - id: boardroom
+      locationId: D0FA9F18-6E7F-449A-8C50-30276AA9B63F
+      locationType: space
+      camera:
+        url: rtsp://\${CAM_USER}:\${CAM_PASS}@192.0.2.10:554/stream1
+      region:
+        include: [[0,0],[1,0],[1,1],[0,1]]
+        exclude: []
+`;
+
+/** Problems of an invalid config, without the file name. */
+function problems(text: string, env: NodeJS.ProcessEnv = ENV): Omit<ConfigProblem, 'file'>[] {
+  try {
+    parseConfig(text, 'rooms.yaml', env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems.map(({ file: _file, ...p }) => p);
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseConfig: valid configs', () => {
+  it('parses the CONTRACT example with env vars and defaults applied', () => {
+    const cfg = parseConfig(FULL, 'rooms.yaml', ENV);
+    expect(cfg.sourceId).toBe('roomcount floor-3');
+    expect(cfg.calven?.auth).toEqual({
+      type: 'hmac',
+      apiKey: ENV.CALVEN_API_KEY,
+      apiSecret: ENV.CALVEN_API_SECRET,
+    });
+    expect(cfg.detector).toEqual({
+      model: 'centernet',
+      modelPath: './models/yolox_nano.onnx',
+      minScore: 0.3,
+    });
+    expect(cfg.http.port).toBe(9464);
+    expect(cfg).not.toHaveProperty('defaults');
+    expect(cfg.rooms).toEqual([
+      {
+        id: 'boardroom',
+        locationId: 'D0FA9F18-6E7F-449A-8C50-30276AA9B63F',
+        locationType: 'space',
+        sampleFps: 1,
+        windowSeconds: 10,
+        heartbeatSeconds: 0,
+        staleSeconds: 60,
+        camera: {
+          url: 'rtsp://viewer:cam-pass-42@192.0.2.10:554/stream1',
+          transport: 'tcp',
+          loop: true,
+          keyframesOnly: false,
+        },
+        region: {
+          include: [
+            [0, 0],
+            [1, 0],
+            [1, 1],
+            [0, 1],
+          ],
+          exclude: [],
+        },
+      },
+    ]);
+  });
+
+  it('fills in schema defaults for a minimal config', () => {
+    const cfg = parseConfig(
+      yml`
+        calven:
+          auth: { type: oauth, clientId: c, clientSecret: s }
+        rooms:
+          - { id: r1, locationId: L1, locationType: place, camera: { url: ./clip.mp4 } }
+      `,
+      'min.yaml',
+      {},
+    );
+    expect(cfg).toMatchObject({
+      sourceId: 'roomcount',
+      sink: 'calven',
+      calven: { baseUrl: 'https://api.calven.com' },
+      detector: { model: 'centernet', minScore: 0.3 },
+      stateDir: './state',
+      http: { port: 9464 },
+    });
+    expect(cfg.rooms[0]).toMatchObject({ sampleFps: 1, windowSeconds: 10, heartbeatSeconds: 0 });
+    expect(cfg.rooms[0]?.region).toEqual({ exclude: [] });
+  });
+
+  it('merges defaults into rooms: own values win, mappings merge by key, lists are replaced', () => {
+    const cfg = parseConfig(
+      yml`
+        sink: stdout
+        defaults:
+          sampleFps: 2
+          locationType: space
+          camera: { transport: udp, loop: false }
+          region: { include: [[0,0],[1,0],[1,1]], exclude: [[0,0],[0.1,0],[0,0.1]] }
+        rooms:
+          - id: a
+            locationId: LA
+            sampleFps: 5
+            camera: { url: a.mp4, loop: true }
+            region: { include: [[0,0],[0.5,0],[0.5,0.5]] }
+          - id: b
+            locationId: LB
+            locationType: place
+            camera: { url: b.mp4 }
+      `,
+      'rooms.yaml',
+      {},
+    );
+    const [a, b] = cfg.rooms;
+    expect(a).toMatchObject({ sampleFps: 5, locationType: 'space', windowSeconds: 10 });
+    expect(a?.camera).toMatchObject({ url: 'a.mp4', transport: 'udp', loop: true });
+    expect(a?.region).toEqual({
+      include: [
+        [0, 0],
+        [0.5, 0],
+        [0.5, 0.5],
+      ],
+      exclude: [
+        [0, 0],
+        [0.1, 0],
+        [0, 0.1],
+      ],
+    });
+    expect(b).toMatchObject({ sampleFps: 2, locationType: 'place' });
+    expect(b?.camera).toMatchObject({ url: 'b.mp4', transport: 'udp', loop: false });
+    expect(b?.region.include).toEqual([
+      [0, 0],
+      [1, 0],
+      [1, 1],
+    ]);
+  });
+
+  it('substitutes ${NAME} anywhere in a string; $${NAME} is a literal', () => {
+    const cfg = parseConfig(
+      yml`
+        sourceId: "site \${SITE} costs $\${SITE}"
+        sink: stdout
+        stateDir: \${EMPTY}/state
+        http:
+          port: \${PORT}
+        rooms:
+          - { id: r, locationId: "\${PORT}", locationType: zone, camera: { url: "rtsp://\${U}:\${P}@cam/1" } }
+      `,
+      'rooms.yaml',
+      { SITE: 'HQ', EMPTY: '', PORT: '8080', U: 'me', P: 'p@ss' },
+    );
+    expect(cfg.sourceId).toBe('site HQ costs ${SITE}');
+    expect(cfg.stateDir).toBe('/state');
+    expect(cfg.http.port).toBe(8080); // an unquoted scalar is typed after substitution...
+    expect(cfg.rooms[0]?.locationId).toBe('8080'); // ...a quoted one stays a string
+    expect(cfg.rooms[0]?.camera.url).toBe('rtsp://me:p@ss@cam/1');
+  });
+
+  it('loadConfig reads a file', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'roomcount-')), 'rooms.yaml');
+    writeFileSync(file, FULL);
+    expect(loadConfig(file, ENV).rooms[0]?.id).toBe('boardroom');
+  });
+});
+
+describe('parseConfig: errors point at the YAML', () => {
+  const room = (extra = '') =>
+    `  - { id: r, locationId: L, locationType: space, camera: { url: x.mp4 }${extra} }\n`;
+
+  it('unknown key at the top level', () => {
+    expect(problems(`sink: stdout\nsinc: calven\nrooms:\n${room()}`)).toEqual([
+      { line: 2, col: 1, path: 'sinc', message: 'unknown key "sinc" (did you mean "sink"?)' },
+    ]);
+  });
+
+  it('unknown key in a room (including nested mappings)', () => {
+    expect(
+      problems(yml`
+        sink: stdout
+        rooms:
+          - id: r
+            locationId: L
+            locationType: space
+            sampelFps: 2
+            camera: { url: x.mp4, transprt: tcp, colour: red }
+      `),
+    ).toEqual([
+      {
+        line: 6,
+        col: 5,
+        path: 'rooms[0].sampelFps',
+        message: 'unknown key "sampelFps" (did you mean "sampleFps"?)',
+      },
+      {
+        line: 7,
+        col: 27,
+        path: 'rooms[0].camera.transprt',
+        message: 'unknown key "transprt" (did you mean "transport"?)',
+      },
+      { line: 7, col: 42, path: 'rooms[0].camera.colour', message: 'unknown key "colour"' },
+    ]);
+  });
+
+  it('unknown key in defaults (also nested), reported once for all rooms', () => {
+    expect(
+      problems(yml`
+        sink: stdout
+        defaults:
+          windwSeconds: 5
+          id: x
+          camera:
+            loops: true
+        rooms:
+          - { id: a, locationId: L, locationType: space, camera: { url: a.mp4 } }
+          - { id: b, locationId: L, locationType: space, camera: { url: b.mp4 } }
+      `),
+    ).toEqual([
+      {
+        line: 3,
+        col: 3,
+        path: 'defaults.windwSeconds',
+        message: 'unknown key "windwSeconds" (did you mean "windowSeconds"?)',
+      },
+      {
+        line: 4,
+        col: 3,
+        path: 'defaults.id',
+        message: '"id" cannot be set under defaults (set it in each room)',
+      },
+      {
+        line: 6,
+        col: 5,
+        path: 'defaults.camera.loops',
+        message: 'unknown key "loops" (did you mean "loop"?)',
+      },
+    ]);
+  });
+
+  it('wrong type, in a room and in defaults', () => {
+    expect(
+      problems(yml`
+        sink: stdout
+        defaults:
+          windowSeconds: ten
+        rooms:
+          - id: r
+            locationId: L
+            locationType: space
+            sampleFps: abc
+            camera: { url: x.mp4 }
+      `),
+    ).toEqual([
+      { line: 3, col: 18, path: 'defaults.windowSeconds', message: 'expected number, got string "ten"' },
+      { line: 8, col: 16, path: 'rooms[0].sampleFps', message: 'expected number, got string "abc"' },
+    ]);
+  });
+
+  it('invalid enum value', () => {
+    expect(
+      problems(yml`
+        sink: stdout
+        rooms:
+          - id: r
+            locationId: L
+            locationType: office
+            camera: { url: x.mp4 }
+      `),
+    ).toEqual([
+      {
+        line: 5,
+        col: 19,
+        path: 'rooms[0].locationType',
+        message: 'expected one of level, location, place, space, zone; got string "office"',
+      },
+    ]);
+  });
+
+  it('missing required key points at the mapping that lacks it', () => {
+    expect(
+      problems(yml`
+        sink: stdout
+        rooms:
+          - id: r
+            locationType: space
+            camera:
+              transport: udp
+      `),
+    ).toEqual([
+      { line: 3, col: 5, path: 'rooms[0]', message: 'missing required key "locationId"' },
+      { line: 6, col: 7, path: 'rooms[0].camera', message: 'missing required key "url"' },
+    ]);
+  });
+
+  it('duplicate room ids', () => {
+    expect(problems(`sink: stdout\nrooms:\n${room()}${room()}`)).toEqual([
+      { line: 4, col: 11, path: 'rooms[1].id', message: 'duplicate room id "r" (also rooms[0])' },
+    ]);
+  });
+
+  it('duplicate room ids are reported alongside other problems', () => {
+    expect(problems(`sink: stdout\nrooms:\n${room(', sampleFps: -1')}${room()}`)).toEqual([
+      { line: 3, col: 85, path: 'rooms[0].sampleFps', message: 'must be greater than 0' },
+      { line: 4, col: 11, path: 'rooms[1].id', message: 'duplicate room id "r" (also rooms[0])' },
+    ]);
+  });
+
+  it('unset environment variable, once per occurrence', () => {
+    expect(
+      problems(
+        yml`
+          sink: stdout
+          sourceId: \${SITE}-\${FLOOR}
+          rooms:
+            - id: r
+              locationId: L
+              locationType: space
+              camera:
+                url: "rtsp://\${CAM_USER}:\${NOPE}@cam"
+        `,
+        { CAM_USER: 'u' },
+      ),
+    ).toEqual([
+      { line: 2, col: 11, path: 'sourceId', message: 'environment variable "SITE" is not set' },
+      { line: 2, col: 11, path: 'sourceId', message: 'environment variable "FLOOR" is not set' },
+      { line: 8, col: 12, path: 'rooms[0].camera.url', message: 'environment variable "NOPE" is not set' },
+    ]);
+  });
+
+  it('YAML syntax error', () => {
+    expect(problems(`sink: stdout\nrooms: id: r\n`)).toEqual([
+      { line: 2, col: 8, path: '', message: 'Nested mappings are not allowed in compact mappings' },
+    ]);
+  });
+
+  it('duplicate YAML key', () => {
+    expect(problems(`sink: stdout\nrooms:\n  - id: r\n    locationId: L\n    id: s\n`)).toEqual([
+      { line: 5, col: 5, path: '', message: 'duplicate key "id"' },
+    ]);
+  });
+
+  it('missing file', () => {
+    const file = join(tmpdir(), 'roomcount-does-not-exist.yaml');
+    expect(() => loadConfig(file)).toThrow(ConfigError);
+    expect(() => loadConfig(file)).toThrow(`${file}:1:1: cannot read config file: file not found`);
+  });
+
+  it('reports every problem at once, sorted, one per line', () => {
+    let error: ConfigError | undefined;
+    try {
+      parseConfig(
+        yml`
+          sink: stdout
+          http: { port: 1.5 }
+          rooms:
+            - id: r
+              locationType: office
+              camera:
+                url: \${CAM}
+              colour: red
+        `,
+        'rooms.yaml',
+        {},
+      );
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error?.message.split('\n')).toEqual([
+      'rooms.yaml:2:15: http.port: expected integer, got number 1.5',
+      'rooms.yaml:4:5: rooms[0]: missing required key "locationId"',
+      'rooms.yaml:5:19: rooms[0].locationType: expected one of level, location, place, space, zone; got string "office"',
+      'rooms.yaml:7:12: rooms[0].camera.url: environment variable "CAM" is not set',
+      'rooms.yaml:8:5: rooms[0].colour: unknown key "colour"',
+    ]);
+  });
+});
+
+describe('maskConfig', () => {
+  it('hides API secrets and camera credentials', () => {
+    const masked = maskConfig(parseConfig(FULL, 'rooms.yaml', ENV));
+    const text = JSON.stringify(masked);
+    for (const secret of [ENV.CALVEN_API_SECRET, ENV.CAM_PASS, ENV.CAM_USER, ENV.CALVEN_API_KEY]) {
+      expect(text).not.toContain(secret);
+    }
+    expect(masked).toMatchObject({
+      calven: { auth: { apiKey: 'key-…', apiSecret: '***' } },
+      rooms: [{ camera: { url: 'rtsp://***:***@192.0.2.10:554/stream1' } }],
+    });
+  });
+
+  it('hides short keys completely and OAuth client secrets', () => {
+    const cfg = parseConfig(
+      `calven: { auth: { type: oauth, clientId: id, clientSecret: shh-secret } }\nrooms:\n  - { id: r, locationId: L, locationType: space, camera: { url: x.mp4 } }\n`,
+      'rooms.yaml',
+      {},
+    );
+    expect(JSON.stringify(maskConfig(cfg))).not.toContain('shh-secret');
+    expect(maskConfig(cfg)).toMatchObject({ calven: { auth: { clientId: 'id', clientSecret: '***' } } });
+  });
+});
