@@ -86,6 +86,10 @@ describe('parseConfig: valid configs', () => {
         windowSeconds: 10,
         heartbeatSeconds: 0,
         staleSeconds: 60,
+        smoothing: 'median',
+        minStableSeconds: 2,
+        emptyHoldSeconds: 20,
+        minEventIntervalSeconds: 5,
         camera: {
           url: 'rtsp://viewer:cam-pass-42@192.0.2.10:554/stream1',
           transport: 'tcp',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CountSmoother, median } from '../src/count/smoothing.js';
+import { CountSmoother, median, mode } from '../src/count/smoothing.js';
 
 /** Feeds one count per second starting at t0 and returns the changes reported. */
 function feed(smoother: CountSmoother, counts: number[], t0 = 1_000_000) {
@@ -15,6 +15,14 @@ describe('median', () => {
     expect(median([0, 1])).toBe(0);
     expect(median([4, 4, 5, 5])).toBe(4);
     expect(() => median([])).toThrow();
+  });
+});
+
+describe('mode', () => {
+  it('takes the most frequent value, the smaller one on a tie', () => {
+    expect(mode([2, 3, 3, 1])).toBe(3);
+    expect(mode([4, 1, 4, 1])).toBe(1);
+    expect(() => mode([])).toThrow();
   });
 });
 
@@ -54,5 +62,49 @@ describe('CountSmoother', () => {
     s.resetWindow();
     const after = feed(s, [0, 0, 0, 0], 3_000_000);
     expect(after.map((c) => [c.i, c.count])).toEqual([[3, 0]]);
+  });
+
+  it('mode and max smoothing', () => {
+    const run = (smoothing: 'mode' | 'max' | 'median', counts: number[]) =>
+      feed(new CountSmoother({ windowSeconds: 5, heartbeatSeconds: 0, smoothing }), counts).map((c) => c.count);
+    const blip = [1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1];
+    expect(run('median', blip)).toEqual([1]);
+    expect(run('mode', blip)).toEqual([1]);
+    expect(run('max', blip)).toEqual([3, 1]); // max keeps the 3 while it is in the 5 s window
+    const spread = [0, 0, 3, 4, 5, 5];
+    // At the first full window (t = 5 s) it holds 0, 3, 4, 5, 5.
+    expect(run('median', spread)).toEqual([4]);
+    expect(run('mode', spread)).toEqual([5]);
+  });
+
+  it('hysteresis: a new count must hold minStableSeconds; it is dated from when it started to hold', () => {
+    const s = new CountSmoother({ windowSeconds: 1, heartbeatSeconds: 0, minStableSeconds: 3 });
+    //            0  1  2  3  4  5  6  7  8  9
+    const counts = [1, 1, 2, 2, 1, 2, 2, 2, 2, 2];
+    const changes = feed(s, counts);
+    expect(changes.map((c) => [c.i, c.count, c.reason])).toEqual([
+      [1, 1, 'initial'],
+      [8, 2, 'change'], // 2 from i=5 held 3 s at i=8; the brief 2 at i=2..3 never did
+    ]);
+    expect(changes[1]!.at).toBe(1_000_000 + 5000);
+  });
+
+  it('empty needs a longer hold than occupied', () => {
+    const s = new CountSmoother({ windowSeconds: 1, heartbeatSeconds: 0, minStableSeconds: 1, emptyHoldSeconds: 5 });
+    const counts = [0, 0, 1, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0];
+    expect(feed(s, counts).map((c) => [c.i, c.count])).toEqual([
+      [1, 0],
+      [3, 1], // empty → occupied after 1 s
+      [14, 0], // occupied → empty only after 5 s of empty (the step-out at i=5..7 was ignored)
+    ]);
+  });
+
+  it('at most one event per minEventIntervalSeconds', () => {
+    const s = new CountSmoother({ windowSeconds: 1, heartbeatSeconds: 0, minEventIntervalSeconds: 4 });
+    const counts = [1, 1, 2, 3, 4, 5, 5, 5, 5, 5];
+    expect(feed(s, counts).map((c) => [c.i, c.count])).toEqual([
+      [1, 1],
+      [5, 5], // 2, 3 and 4 came within 4 s of the initial event; 5 is reported as soon as allowed
+    ]);
   });
 });

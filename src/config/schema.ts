@@ -32,6 +32,14 @@ export const roomSettingsShape = {
   sampleFps: z.number().positive().max(30).default(1),
   windowSeconds: z.number().positive().max(3600).default(10),
   heartbeatSeconds: z.number().min(0).default(0),
+  /** How the counts in the window become one count. */
+  smoothing: z.enum(['median', 'mode', 'max']).default('median'),
+  /** A new smoothed count must hold this long before it is reported. */
+  minStableSeconds: z.number().min(0).default(2),
+  /** Occupied → empty must hold this long (people step out briefly). */
+  emptyHoldSeconds: z.number().min(0).default(20),
+  /** At most one event per room per this many seconds. */
+  minEventIntervalSeconds: z.number().min(0).default(5),
   /** No frame for this long → the room's count is reported as unknown in status (nothing is sent). */
   staleSeconds: z.number().positive().default(60),
   minScore: z.number().min(0).max(1).optional(),

@@ -10,15 +10,25 @@ export interface CountSample {
 
 export interface CountChange {
   count: number;
-  /** Time of the frame that established this count (becomes the event timestamp). */
+  /** Time of the frame from which the new count held (becomes the event timestamp). */
   at: number;
   reason: 'initial' | 'change' | 'heartbeat';
 }
+
+export type SmoothingMethod = 'median' | 'mode' | 'max';
 
 export interface SmootherOptions {
   windowSeconds: number;
   /** Re-report the current count every N seconds; 0 = only on change. */
   heartbeatSeconds: number;
+  /** How the counts in the window become one: median (default), mode (most frequent) or max. */
+  smoothing?: SmoothingMethod;
+  /** A new smoothed count must hold this long before it is reported. */
+  minStableSeconds?: number;
+  /** Going from occupied to empty must hold this long (usually longer: people step out briefly). */
+  emptyHoldSeconds?: number;
+  /** At most one event per this many seconds (heartbeats included). */
+  minEventIntervalSeconds?: number;
 }
 
 /** Lower median: on an even split the smaller value wins, so one spurious frame cannot raise the count. */
@@ -28,12 +38,36 @@ export function median(values: readonly number[]): number {
   return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
+/** Most frequent value; a tie goes to the smaller value. */
+export function mode(values: readonly number[]): number {
+  if (values.length === 0) throw new Error('mode of no values');
+  const freq = new Map<number, number>();
+  for (const v of values) freq.set(v, (freq.get(v) ?? 0) + 1);
+  let best = values[0]!;
+  for (const [v, n] of freq) {
+    const bestN = freq.get(best)!;
+    if (n > bestN || (n === bestN && v < best)) best = v;
+  }
+  return best;
+}
+
+const METHODS: Record<SmoothingMethod, (values: readonly number[]) => number> = {
+  median,
+  mode,
+  max: (values) => Math.max(...values),
+};
+
 export class CountSmoother {
   private samples: CountSample[] = [];
   private firstAt: number | undefined;
-  private reported: { count: number; at: number } | undefined;
+  private reported: { count: number; at: number; sentAt: number } | undefined;
+  /** A smoothed count that differs from the reported one, and since when it has held. */
+  private candidate: { count: number; since: number } | undefined;
+  private readonly reduce: (values: readonly number[]) => number;
 
-  constructor(private readonly opts: SmootherOptions) {}
+  constructor(private readonly opts: SmootherOptions) {
+    this.reduce = METHODS[opts.smoothing ?? 'median'];
+  }
 
   /** The last reported count, if any. */
   get current(): number | undefined {
@@ -49,12 +83,24 @@ export class CountSmoother {
     // The first count is reported once a whole window of frames has been seen.
     if (sample.at - this.firstAt < windowMs) return undefined;
 
-    const count = median(this.samples.map((s) => s.count));
-    if (!this.reported) return this.report(count, sample.at, 'initial');
-    if (count !== this.reported.count) return this.report(count, sample.at, 'change');
-    const heartbeatMs = this.opts.heartbeatSeconds * 1000;
-    if (heartbeatMs > 0 && sample.at - this.reported.at >= heartbeatMs) {
-      return this.report(count, sample.at, 'heartbeat');
+    const count = this.reduce(this.samples.map((s) => s.count));
+    if (!this.reported) return this.report(count, sample.at, sample.at, 'initial');
+    const intervalOk = sample.at - this.reported.sentAt >= (this.opts.minEventIntervalSeconds ?? 0) * 1000;
+
+    if (count === this.reported.count) {
+      this.candidate = undefined;
+      const heartbeatMs = this.opts.heartbeatSeconds * 1000;
+      if (heartbeatMs > 0 && intervalOk && sample.at - this.reported.sentAt >= heartbeatMs) {
+        return this.report(count, sample.at, sample.at, 'heartbeat');
+      }
+      return undefined;
+    }
+
+    if (this.candidate?.count !== count) this.candidate = { count, since: sample.at };
+    const emptying = count === 0 && this.reported.count > 0;
+    const holdMs = ((emptying ? this.opts.emptyHoldSeconds : this.opts.minStableSeconds) ?? 0) * 1000;
+    if (sample.at - this.candidate.since >= holdMs && intervalOk) {
+      return this.report(count, this.candidate.since, sample.at, 'change');
     }
     return undefined;
   }
@@ -63,10 +109,12 @@ export class CountSmoother {
   resetWindow(): void {
     this.samples = [];
     this.firstAt = undefined;
+    this.candidate = undefined;
   }
 
-  private report(count: number, at: number, reason: CountChange['reason']): CountChange {
-    this.reported = { count, at };
+  private report(count: number, at: number, now: number, reason: CountChange['reason']): CountChange {
+    this.reported = { count, at, sentAt: now };
+    this.candidate = undefined;
     return { count, at, reason };
   }
 }
