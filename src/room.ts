@@ -8,14 +8,24 @@ import { CountSmoother, type CountChange } from './count/smoothing.js';
 import { buildOccupancyEvent, type OccupancyEvent } from './report/event.js';
 import type { EventSink } from './report/sink.js';
 import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
 
+/** What /status shows for a room: state and counts only, never pixels or credentials. */
 export interface RoomStatus {
   id: string;
+  locationId: string;
+  locationType: string;
+  camera: string;
   cameraState: CameraState;
-  lastFrameAt: number | undefined;
-  lastCount: number | undefined;
-  smoothedCount: number | undefined;
-  lastEvent: OccupancyEvent | undefined;
+  /** Seconds since the last frame arrived; null before the first one. */
+  lastFrameAgeSeconds: number | null;
+  /** No frame for staleSeconds: the room's count is unknown (the last reported count stands at Calven). */
+  stale: boolean;
+  /** People in the last analysed frame. */
+  lastFrameCount: number | null;
+  /** The reported (smoothed) count; null while unknown. */
+  count: number | null;
+  lastEvent: OccupancyEvent | null;
 }
 
 export interface RoomDeps {
@@ -26,7 +36,10 @@ export interface RoomDeps {
   fit: { width: number; height: number };
   /** Detector-wide threshold; a room's own minScore may raise it. */
   minScore: number;
+  metrics?: Metrics;
 }
+
+const STALE_CHECK_MS = 1000;
 
 /** One room: camera → shared detector → region → smoothing → occupancy events. */
 export class Room {
@@ -38,6 +51,9 @@ export class Room {
   private lastCount: number | undefined;
   private lastEvent: OccupancyEvent | undefined;
   private pendingSends = new Set<Promise<void>>();
+  private startedAt = 0;
+  private stale = false;
+  private staleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly config: RoomConfig,
@@ -52,7 +68,8 @@ export class Room {
       loop: config.camera.loop,
       sampleFps: config.sampleFps,
       fit: deps.fit,
-      watchdogSeconds: Math.max(10, 5 / config.sampleFps),
+      keyframesOnly: config.camera.keyframesOnly,
+      watchdogSeconds: config.camera.watchdogSeconds ?? Math.max(10, 5 / config.sampleFps),
     });
     this.camera.on('frame', (frame) => this.onFrame(frame));
     this.camera.on('state', (state, detail) => this.onCameraState(state, detail));
@@ -60,10 +77,15 @@ export class Room {
 
   start(): void {
     this.log.info({ camera: this.camera.redactedUrl }, 'room starting');
+    this.startedAt = Date.now();
+    this.deps.metrics?.setCameraState(this.config.id, this.camera.state);
     this.camera.start();
+    this.staleTimer = setInterval(() => this.checkStale(Date.now()), STALE_CHECK_MS);
+    this.staleTimer.unref();
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.staleTimer);
     await this.camera.stop();
     this.deps.queue.remove(this.config.id);
   }
@@ -73,19 +95,43 @@ export class Room {
     await Promise.all([...this.pendingSends]);
   }
 
-  status(): RoomStatus {
+  status(now = Date.now()): RoomStatus {
+    this.checkStale(now);
     return {
       id: this.config.id,
+      locationId: this.config.locationId,
+      locationType: this.config.locationType,
+      camera: this.camera.redactedUrl,
       cameraState: this.camera.state,
-      lastFrameAt: this.lastFrameAt,
-      lastCount: this.lastCount,
-      smoothedCount: this.smoother.current,
-      lastEvent: this.lastEvent,
+      lastFrameAgeSeconds:
+        this.lastFrameAt === undefined ? null : Math.round((now - this.lastFrameAt) / 100) / 10,
+      stale: this.stale,
+      lastFrameCount: this.lastCount ?? null,
+      count: this.stale ? null : (this.smoother.current ?? null),
+      lastEvent: this.lastEvent ?? null,
     };
+  }
+
+  /** No frame for staleSeconds (since start or the last frame) → unknown count, one warning. */
+  private checkStale(now: number): void {
+    const since = this.lastFrameAt ?? this.startedAt;
+    const stale = this.startedAt > 0 && now - since >= this.config.staleSeconds * 1000;
+    if (stale === this.stale) return;
+    this.stale = stale;
+    if (stale) {
+      this.log.warn(
+        { staleSeconds: this.config.staleSeconds, cameraState: this.camera.state },
+        'no frames: room count unknown (nothing is sent; the last reported count stands)',
+      );
+      this.deps.metrics?.roomCount.remove({ room: this.config.id });
+    } else {
+      this.log.info('frames again: room count known');
+    }
   }
 
   private onFrame(frame: Frame): void {
     this.lastFrameAt = frame.capturedAt;
+    if (this.stale) this.checkStale(frame.capturedAt);
     this.deps.queue.submit(
       this.config.id,
       frame,
@@ -110,6 +156,7 @@ export class Room {
   private report(change: CountChange): void {
     const event = buildOccupancyEvent(this.config, change.count, change.at);
     this.lastEvent = event;
+    this.deps.metrics?.roomCount.set({ room: this.config.id }, change.count);
     this.log.info({ count: change.count, reason: change.reason, eventId: event.eventId }, 'occupancy event');
     const sending = this.deps.sink
       .send(event, this.config.id)
@@ -121,6 +168,7 @@ export class Room {
   }
 
   private onCameraState(state: CameraState, detail: string): void {
+    this.deps.metrics?.setCameraState(this.config.id, state);
     const fields = { cameraState: state, detail, camera: this.camera.redactedUrl };
     if (state === 'streaming' || state === 'connecting' || state === 'stopped')
       this.log.info(fields, 'camera state');

@@ -1,16 +1,42 @@
-import type { Config } from './config/schema.js';
+import type { Config, RoomConfig } from './config/schema.js';
 import type { Detector } from './detect/detector.js';
 import { createDetector } from './detect/index.js';
 import { DetectionQueue } from './detect/queue.js';
-import { Room } from './room.js';
+import { Room, type RoomStatus } from './room.js';
 import { StdoutSink, type EventSink } from './report/sink.js';
+import { Metrics } from './metrics.js';
+import { startHttpServer, type HttpServer } from './http.js';
+import { inShard, type Shard } from './shard.js';
 import type { Logger } from './log.js';
 
 export interface Service {
-  readonly rooms: readonly Room[];
+  readonly rooms: ReadonlyMap<string, Room>;
   readonly detector: Detector;
+  readonly metrics: Metrics;
+  /** Port of the HTTP server (health, metrics, status), if enabled. */
+  readonly httpPort: number | undefined;
+  status(): ServiceStatus;
+  /** Applies a new configuration: only added, removed or changed rooms are (re)started. */
+  reload(config: Config): Promise<void>;
   /** Stops cameras, finishes in-flight detection, flushes the sink within the deadline. */
   stop(deadlineMs?: number): Promise<void>;
+}
+
+export interface ServiceStatus {
+  sourceId: string;
+  sink: string;
+  detector: { model: string; backend: string };
+  shard: string | null;
+  rooms: RoomStatus[];
+}
+
+export interface ServiceOptions {
+  log: Logger;
+  sink?: EventSink;
+  detector?: Detector;
+  shard?: Shard;
+  /** Extra readiness check (e.g. outbox writable). */
+  sinkReady?: () => string | undefined;
 }
 
 export function createSink(config: Config): EventSink {
@@ -21,36 +47,127 @@ export function createSink(config: Config): EventSink {
   );
 }
 
+/** Settings whose change cannot be applied by reload (they need a restart). */
+function restartKeys(config: Config): string {
+  const { sourceId, sink, calven, detector, stateDir, http } = config;
+  return JSON.stringify({ sourceId, sink, calven, detector, stateDir, http });
+}
+
 /** Wires every room to one shared detector and the configured sink. */
-export async function startService(
-  config: Config,
-  opts: { log: Logger; sink?: EventSink; detector?: Detector },
-): Promise<Service> {
-  const { log } = opts;
+export async function startService(config: Config, opts: ServiceOptions): Promise<Service> {
+  const { log, shard } = opts;
+  const metrics = new Metrics();
   const sink = opts.sink ?? createSink(config);
   const detector = opts.detector ?? (await createDetector(config.detector, log));
   log.info({ model: detector.model, backend: detector.backend }, 'detector ready');
-  const queue = new DetectionQueue(detector);
-  const rooms = config.rooms.map(
-    (rc) => new Room(rc, { queue, sink, log, fit: detector.inputSize, minScore: config.detector.minScore }),
+  const queue = new DetectionQueue(detector, {
+    analysed: (room, ms) => {
+      metrics.framesAnalysed.inc({ room });
+      metrics.inferenceSeconds.observe(ms / 1000);
+    },
+    dropped: (room) => metrics.framesDropped.inc({ room }),
+  });
+  const rooms = new Map<string, Room>();
+  let current = config;
+
+  const startRoom = (rc: RoomConfig) => {
+    const room = new Room(rc, {
+      queue,
+      sink,
+      log,
+      metrics,
+      fit: detector.inputSize,
+      minScore: current.detector.minScore,
+    });
+    rooms.set(rc.id, room);
+    room.start();
+  };
+  const stopRoom = async (id: string) => {
+    const room = rooms.get(id);
+    if (!room) return;
+    rooms.delete(id);
+    await room.stop();
+    await room.settled();
+    metrics.forgetRoom(id);
+  };
+
+  const mine = (cfg: Config) => cfg.rooms.filter((r) => inShard(r.id, shard));
+  for (const rc of mine(config)) startRoom(rc);
+  if (rooms.size === 0) log.warn({ shard }, 'no rooms in this shard');
+
+  const http =
+    config.http.port > 0
+      ? await startHttpServer(config.http.port, config.http.host, {
+          metrics,
+          status: () => service.status(),
+          readiness: () => {
+            const problems: string[] = [];
+            const sinkProblem = opts.sinkReady?.();
+            if (sinkProblem) problems.push(sinkProblem);
+            if (stopping) problems.push('stopping');
+            return { ready: problems.length === 0, problems };
+          },
+        })
+      : undefined;
+  log.info(
+    { rooms: rooms.size, sink: config.sink, http: http ? `${config.http.host}:${http.port}` : 'off' },
+    'service running',
   );
-  for (const room of rooms) room.start();
-  log.info({ rooms: rooms.length, sink: config.sink }, 'service running');
 
   let stopping: Promise<void> | undefined;
-  return {
+  let reloading: Promise<void> = Promise.resolve();
+  const service: Service = {
     rooms,
     detector,
+    metrics,
+    httpPort: http?.port,
+    status: () => ({
+      sourceId: current.sourceId,
+      sink: current.sink,
+      detector: { model: detector.model, backend: detector.backend },
+      shard: shard ? `${shard.index}/${shard.count}` : null,
+      rooms: [...rooms.values()].map((r) => r.status()),
+    }),
+    reload(next) {
+      reloading = reloading.then(async () => {
+        if (stopping) return;
+        if (restartKeys(next) !== restartKeys(current)) {
+          log.warn(
+            'sourceId, sink, calven, detector, stateDir or http changed: those need a restart to apply',
+          );
+        }
+        const wanted = new Map(mine(next).map((r) => [r.id, r]));
+        const changed = [...rooms.keys()].filter(
+          (id) => JSON.stringify(wanted.get(id)) !== JSON.stringify(rooms.get(id)!.config),
+        );
+        await Promise.all(changed.map(stopRoom));
+        current = { ...current, rooms: next.rooms };
+        const added = [...wanted.values()].filter((rc) => !rooms.has(rc.id));
+        for (const rc of added) startRoom(rc);
+        const kept = rooms.size - added.length;
+        log.info(
+          {
+            stopped: changed.filter((id) => !wanted.has(id)),
+            restarted: changed.filter((id) => wanted.has(id)),
+            kept,
+          },
+          'configuration reloaded',
+        );
+      });
+      return reloading;
+    },
     stop(deadlineMs = 10_000) {
       stopping ??= (async () => {
-        await Promise.all(rooms.map((r) => r.stop()));
+        await reloading;
+        await Promise.all([...rooms.keys()].map(stopRoom));
         await queue.idle();
-        await Promise.all(rooms.map((r) => r.settled()));
         await sink.close(deadlineMs);
+        await http?.close();
         await detector.dispose();
         log.info('service stopped');
       })();
       return stopping;
     },
   };
+  return service;
 }

@@ -4,7 +4,7 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Frame } from './frame.js';
 import { PpmStreamParser } from './ppm.js';
-import { redactText, redactUrl } from '../redact.js';
+import { redactText } from '../redact.js';
 
 export type CameraState =
   'connecting' | 'streaming' | 'stalled' | 'unauthorised' | 'not_found' | 'unreachable' | 'ended' | 'stopped';
@@ -18,15 +18,23 @@ export interface CameraOptions {
   sampleFps: number;
   /** Frames are scaled down (aspect kept) to fit this box: the detector's input size. */
   fit: { width: number; height: number };
-  /** No frame for this long → ffmpeg is killed and restarted. */
+  /** No frame for this long → ffmpeg is killed and restarted (state 'stalled'). */
   watchdogSeconds: number;
+  /**
+   * Decode key frames only (ffmpeg -skip_frame nokey): far less CPU. Frames then come at most one per
+   * 1/sampleFps slot and only as often as the stream has key frames (never repeated): keep watchdogSeconds above
+   * the camera's key frame interval.
+   */
+  keyframesOnly?: boolean;
   ffmpegPath?: string;
   backoff?: { initialMs: number; maxMs: number; healthyMs: number };
+  /** SIGTERM → SIGKILL grace when ffmpeg is stopped or restarted. Default 1500 ms. */
+  killGraceMs?: number;
 }
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff']);
 const DEFAULT_BACKOFF = { initialMs: 1000, maxMs: 60_000, healthyMs: 60_000 };
-const KILL_GRACE_MS = 2000;
+const DEFAULT_KILL_GRACE_MS = 1500;
 
 export function isNetworkUrl(url: string): boolean {
   return /^rtsps?:\/\//i.test(url);
@@ -39,8 +47,11 @@ export function localPath(url: string): string {
 /** The ffmpeg command line for one camera. Pure, so it can be tested without ffmpeg. */
 export function buildFfmpegArgs(opts: CameraOptions): string[] {
   const input: string[] = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
+  // Decoder option, so it goes before -i: P/B frames are not even decoded.
+  if (opts.keyframesOnly) input.push('-skip_frame', 'nokey');
   if (isNetworkUrl(opts.url)) {
-    // Small probe: first frame in ~1.4 s instead of ~3 s on a 10 fps stream.
+    // Small probe: first frame in ~1.4 s instead of ~3 s on a 10 fps stream. No -timeout: ffmpeg 5.1 acts on it
+    // only after ~4x its value, and the watchdog covers a silent server anyway.
     input.push('-rtsp_transport', opts.transport, '-analyzeduration', '500000', '-probesize', '200000');
     input.push('-i', opts.url);
   } else {
@@ -55,69 +66,130 @@ export function buildFfmpegArgs(opts: CameraOptions): string[] {
     input.push('-i', path);
   }
   const { width, height } = opts.fit;
-  const filter = `fps=${opts.sampleFps},scale=w=${width}:h=${height}:force_original_aspect_ratio=decrease`;
-  return [...input, '-an', '-sn', '-dn', '-vf', filter, '-f', 'image2pipe', '-c:v', 'ppm', 'pipe:1'];
+  // fps= fills gaps by repeating frames: with key frames only it would hand the detector the same picture
+  // several times, late and in bursts. There, keep the first frame of each 1/sampleFps slot instead.
+  const f = opts.sampleFps;
+  const sample = opts.keyframesOnly
+    ? `select='isnan(t)+isnan(prev_selected_t)+lt(t,prev_selected_t)+gt(floor(t*${f}),floor(prev_selected_t*${f}))'`
+    : `fps=${f}`;
+  const filter = `${sample},scale=w=${width}:h=${height}:force_original_aspect_ratio=decrease`;
+  return [
+    ...input,
+    ...['-an', '-sn', '-dn', '-fps_mode', 'passthrough'],
+    ...['-vf', filter, '-f', 'image2pipe', '-c:v', 'ppm', 'pipe:1'],
+  ];
 }
 
 /** Classifies ffmpeg's last error lines into a camera state. */
 export function classifyFailure(stderr: string): CameraState {
-  if (/401|unauthori[sz]ed/i.test(stderr)) return 'unauthorised';
-  if (/404|not found|no such file/i.test(stderr)) return 'not_found';
+  // URLs out first: a port such as :34041 must not read as a 404.
+  const text = stderr.replace(/[a-z][a-z0-9+.-]*:\/\/\S*/gi, ' ');
+  if (/\b401\b|unauthori[sz]ed/i.test(text)) return 'unauthorised';
+  if (/\b404\b|not found|no such file/i.test(text)) return 'not_found';
   return 'unreachable';
+}
+
+/** Password (as written and percent-decoded) from a URL's user info; user info may itself contain '@'. */
+function urlSecrets(url: string): string[] {
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(url)?.[1] ?? '';
+  const userinfo = authority.includes('@') ? authority.slice(0, authority.lastIndexOf('@')) : '';
+  const colon = userinfo.indexOf(':');
+  if (colon < 0) return [];
+  const raw = userinfo.slice(colon + 1);
+  let decoded = raw;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch {
+    // not percent-encoded
+  }
+  return [...new Set([raw, decoded])].filter((s) => s.length > 0);
 }
 
 export interface FfmpegCameraEvents {
   frame: [Frame];
+  /** Emitted once per change of state, never for a retry that ends as the last one did. */
   state: [CameraState, string];
 }
 
+/** One ffmpeg process and what it said. */
+interface Run {
+  child: ChildProcess;
+  parser: PpmStreamParser;
+  stderrTail: string;
+  /** Set when the watchdog killed it: the state is already 'stalled'. */
+  stalled: boolean;
+  exited: boolean;
+  /** Resolves on 'close': the process has exited and its stdout/stderr are drained. */
+  closed: Promise<void>;
+}
+
 /**
- * One ffmpeg process per camera, restarted on any exit (ffmpeg exits 0 when an RTSP server goes away) with
- * capped exponential backoff and jitter. Emits decoded frames; keeps none of them.
+ * One ffmpeg process per camera, restarted on any exit (ffmpeg exits 0 when an RTSP server goes away) and by a
+ * watchdog when no frame comes, with capped exponential backoff and jitter. Emits decoded frames; keeps none.
+ *
+ * States: 'connecting' at start (the initial state, so not emitted on a first start()); then 'streaming' or the
+ * failure that ended the attempt ('unreachable', 'unauthorised', 'not_found', 'stalled'). Retries are silent: a
+ * retry that fails the same way emits nothing; a changed outcome emits the new state.
  */
 export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
-  private child: ChildProcess | undefined;
-  private stopped = false;
+  private run: Run | undefined;
+  private running = false;
   private failures = 0;
   private streamingSince = 0;
+  private spawned = 0;
+  private frameAt: number | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
-  private stderrTail = '';
   private _state: CameraState = 'connecting';
   private readonly backoff: { initialMs: number; maxMs: number; healthyMs: number };
+  private readonly killGraceMs: number;
+  private readonly secrets: string[];
+  /** The URL with credentials hidden: the only form of it to log or show. */
   readonly redactedUrl: string;
 
   constructor(private readonly opts: CameraOptions) {
     super();
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
-    this.redactedUrl = redactUrl(opts.url);
+    this.killGraceMs = opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    this.secrets = urlSecrets(opts.url);
+    this.redactedUrl = this.redact(opts.url);
   }
 
   get state(): CameraState {
     return this._state;
   }
 
+  /** Wall-clock time (ms since epoch) of the newest frame, undefined before the first one. */
+  get lastFrameAt(): number | undefined {
+    return this.frameAt;
+  }
+
+  /** PID of the running ffmpeg, if any (diagnostics, benchmarks). */
+  get pid(): number | undefined {
+    return this.run?.child.pid;
+  }
+
+  /** How many ffmpeg processes this camera has started. */
+  get spawns(): number {
+    return this.spawned;
+  }
+
   start(): void {
-    this.stopped = false;
+    if (this.running) return;
+    this.running = true;
+    this.failures = 0;
+    this.setState('connecting', 'starting');
     this.spawnOnce();
   }
 
   /** Stops ffmpeg (SIGTERM, then SIGKILL after a grace period) and resolves when it has exited. */
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.running = false;
     clearTimeout(this.restartTimer);
     clearTimeout(this.watchdog);
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      await new Promise<void>((resolve) => {
-        const escalate = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
-        child.once('exit', () => {
-          clearTimeout(escalate);
-          resolve();
-        });
-        child.kill('SIGTERM');
-      });
-    }
+    const run = this.run;
+    this.run = undefined; // from here on its output and exit are ignored
+    if (run) await this.terminate(run);
     this.setState('stopped', 'stopped');
   }
 
@@ -127,10 +199,15 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
     this.emit('state', state, detail);
   }
 
+  private redact(text: string): string {
+    let out = text;
+    for (const secret of this.secrets) if (secret.length >= 4) out = out.split(secret).join('***');
+    return redactText(out);
+  }
+
   private spawnOnce(): void {
-    if (this.stopped) return;
-    const parser = new PpmStreamParser();
-    this.stderrTail = '';
+    this.restartTimer = undefined;
+    if (!this.running) return;
     const child = spawn(
       this.opts.ffmpegPath ?? process.env.FFMPEG_PATH ?? 'ffmpeg',
       buildFfmpegArgs(this.opts),
@@ -138,75 +215,103 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
-    this.child = child;
-    this.armWatchdog();
+    this.spawned++;
+    let closed!: () => void;
+    const run: Run = {
+      child,
+      parser: new PpmStreamParser(),
+      stderrTail: '',
+      stalled: false,
+      exited: false,
+      closed: new Promise<void>((resolve) => (closed = resolve)),
+    };
+    this.run = run;
+    this.armWatchdog(run);
 
-    child.stdout!.on('data', (chunk: Buffer) => {
-      let pictures;
-      try {
-        pictures = parser.push(chunk);
-      } catch (err) {
-        this.stderrTail = (err as Error).message;
-        child.kill('SIGKILL');
-        return;
-      }
-      for (const picture of pictures) {
-        if (this._state !== 'streaming') {
-          this.streamingSince = Date.now();
-          this.setState('streaming', `${picture.width}x${picture.height}`);
-        }
-        this.armWatchdog();
-        this.emit('frame', { ...picture, capturedAt: Date.now() });
-      }
-    });
+    // Read stdout all the time: ffmpeg does not drop frames when its pipe is full, it falls behind.
+    child.stdout!.on('data', (chunk: Buffer) => this.onData(run, chunk));
     child.stderr!.on('data', (chunk: Buffer) => {
-      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-2000);
+      run.stderrTail = (run.stderrTail + chunk.toString('utf8')).slice(-2000);
     });
-    child.on('error', (err) => {
-      // spawn failure (ffmpeg missing): 'exit' may not follow.
-      this.stderrTail = err.message;
-      if (child.exitCode === null) this.onExit(child, null, null);
+    child.on('exit', () => (run.exited = true));
+    // A failed spawn (ffmpeg missing) emits 'error', then 'close' with a negative code.
+    child.on('error', (err) => (run.stderrTail = err.message));
+    child.on('close', (code, signal) => {
+      run.exited = true;
+      closed();
+      this.onClose(run, code, signal);
     });
-    child.on('exit', (code, signal) => this.onExit(child, code, signal));
   }
 
-  private exited = new WeakSet<ChildProcess>();
-
-  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.exited.has(child)) return;
-    this.exited.add(child);
-    clearTimeout(this.watchdog);
-    if (this.stopped) return;
-    const detail =
-      redactText(this.stderrTail.trim().split('\n').slice(-3).join(' | ')) || `exit ${code ?? signal}`;
-    if (!isNetworkUrl(this.opts.url) && !this.opts.loop && code === 0) {
-      this.setState('ended', 'end of file');
+  private onData(run: Run, chunk: Buffer): void {
+    if (run !== this.run) return;
+    let pictures;
+    try {
+      pictures = run.parser.push(chunk);
+    } catch (err) {
+      run.stderrTail = (err as Error).message;
+      run.child.kill('SIGKILL');
       return;
     }
-    if (this.streamingSince && Date.now() - this.streamingSince >= this.backoff.healthyMs) this.failures = 0;
-    this.streamingSince = 0;
-    if (this._state !== 'stalled') {
-      this.setState(
-        code === 0 && this._state === 'streaming' ? 'unreachable' : classifyFailure(detail),
-        detail,
-      );
+    for (const picture of pictures) {
+      if (run !== this.run) return; // a frame listener stopped the camera
+      const now = Date.now();
+      this.frameAt = now;
+      this.armWatchdog(run);
+      if (this._state !== 'streaming') {
+        this.streamingSince = now;
+        this.setState('streaming', `${picture.width}x${picture.height}`);
+      }
+      this.emit('frame', { ...picture, capturedAt: now });
     }
-    const base = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.failures);
-    const delay = base / 2 + Math.random() * (base / 2);
-    this.failures++;
-    this.restartTimer = setTimeout(() => {
-      this.setState('connecting', `retry ${this.failures}`);
-      this.spawnOnce();
-    }, delay);
   }
 
-  private armWatchdog(): void {
+  private onClose(run: Run, code: number | null, signal: NodeJS.Signals | null): void {
+    if (run !== this.run) return; // stopped: stop() reports
+    this.run = undefined;
+    clearTimeout(this.watchdog);
+    const wasStreaming = this._state === 'streaming';
+    if (this.streamingSince && Date.now() - this.streamingSince >= this.backoff.healthyMs) this.failures = 0;
+    this.streamingSince = 0;
+    if (!run.stalled) {
+      const lines = run.stderrTail
+        .replace(/ @ 0x[0-9a-f]+\]/g, ']')
+        .trim()
+        .split('\n')
+        .filter(Boolean);
+      const detail = this.redact(lines.slice(-3).join(' | ')) || `ffmpeg exited (${code ?? signal})`;
+      if (!isNetworkUrl(this.opts.url) && !this.opts.loop && code === 0) {
+        this.setState('ended', 'end of file');
+        return;
+      }
+      // Exit 0 after frames: the server closed the stream (or went away).
+      this.setState(code === 0 && wasStreaming ? 'unreachable' : classifyFailure(detail), detail);
+    }
+    const base = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** Math.min(this.failures, 30));
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.failures++;
+    this.restartTimer = setTimeout(() => this.spawnOnce(), delay);
+  }
+
+  private armWatchdog(run: Run): void {
     clearTimeout(this.watchdog);
     this.watchdog = setTimeout(() => {
+      if (run !== this.run) return;
+      run.stalled = true;
       this.setState('stalled', `no frame for ${this.opts.watchdogSeconds} s`);
-      const child = this.child;
-      child?.kill('SIGTERM');
-      setTimeout(() => child?.kill('SIGKILL'), KILL_GRACE_MS).unref();
+      void this.terminate(run);
     }, this.opts.watchdogSeconds * 1000);
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within the grace period (ffmpeg blocked on a socket may not). */
+  private terminate(run: Run): Promise<void> {
+    if (!run.exited) {
+      run.child.kill('SIGTERM');
+      const escalate = setTimeout(() => {
+        if (!run.exited) run.child.kill('SIGKILL');
+      }, this.killGraceMs);
+      void run.closed.then(() => clearTimeout(escalate));
+    }
+    return run.closed;
   }
 }

@@ -6,6 +6,9 @@ const polygon = z.array(point).min(3, 'a polygon needs at least 3 points');
 
 export const LOCATION_TYPES = ['level', 'location', 'place', 'space', 'zone'] as const;
 export const MODELS = ['centernet', 'coco-ssd', 'yolox-nano'] as const;
+/** coco-ssd base networks (fastest first). */
+export const COCO_SSD_BASES = ['lite_mobilenet_v2', 'mobilenet_v1', 'mobilenet_v2'] as const;
+export const ANCHORS = ['bottom-center', 'center'] as const;
 
 const camera = z.strictObject({
   /** rtsp://, rtsps://, file: URL or a local file path. */
@@ -25,7 +28,12 @@ const region = z.strictObject({
   include: z.union([polygon, z.array(polygon)]).optional(),
   /** ...and inside no exclude polygon. */
   exclude: z.union([polygon, z.array(polygon)]).default([]),
+  /** The point of a person's box that must be in the region: feet (bottom-center) or middle (center). */
+  anchor: z.enum(ANCHORS).default('bottom-center'),
 });
+
+/** A box size as a fraction of the frame area. */
+const areaFraction = z.number().min(0).max(1);
 
 /** Keys that may appear in a room and under `defaults:`. */
 export const roomSettingsShape = {
@@ -42,9 +50,14 @@ export const roomSettingsShape = {
   minEventIntervalSeconds: z.number().min(0).default(5),
   /** No frame for this long → the room's count is reported as unknown in status (nothing is sent). */
   staleSeconds: z.number().positive().default(60),
+  /** Raises (never lowers) detector.minScore for this room. */
   minScore: z.number().min(0).max(1).optional(),
+  /** Ignore person boxes smaller than this fraction of the frame area (e.g. people seen through a glass wall). */
+  minBoxArea: areaFraction.optional(),
+  /** Ignore person boxes larger than this fraction of the frame area (e.g. someone right in front of the lens). */
+  maxBoxArea: areaFraction.optional(),
   camera: camera,
-  region: region.default({ exclude: [] }),
+  region: region.default({ exclude: [], anchor: 'bottom-center' }),
 } as const;
 
 export const roomSchema = z.strictObject({
@@ -83,6 +96,14 @@ export const configSchema = z
         model: z.enum(MODELS).default('centernet'),
         modelPath: z.string().min(1).optional(),
         modelUrl: z.url().optional(),
+        /** yolox-nano: expected sha256 (hex) of the modelPath file; default: the official export's. */
+        sha256: z
+          .string()
+          .regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex digits')
+          .transform((v) => v.toLowerCase())
+          .optional(),
+        /** coco-ssd: base network. */
+        base: z.enum(COCO_SSD_BASES).optional(),
         minScore: z.number().min(0).max(1).default(0.3),
       })
       .default({ model: 'centernet', minScore: 0.3 }),
@@ -90,8 +111,15 @@ export const configSchema = z
     http: z
       .strictObject({
         port: z.number().int().min(0).max(65535).default(9464),
+        /** Interface to listen on; 127.0.0.1 keeps status and metrics on the box. */
+        host: z.string().min(1).default('0.0.0.0'),
       })
-      .default({ port: 9464 }),
+      .default({ port: 9464, host: '0.0.0.0' }),
+    /** Run only the rooms of shard "I/N" (0 ≤ I < N); the command line's --shard wins. */
+    shard: z
+      .string()
+      .regex(/^\d+\/\d+$/, 'shard must look like "0/3"')
+      .optional(),
     rooms: z.array(roomSchema).min(1, 'at least one room is needed'),
   })
   .superRefine((cfg, ctx) => {
@@ -114,10 +142,40 @@ export const configSchema = z
       } else {
         seen.set(room.id, i);
       }
+      if (room.minBoxArea !== undefined && room.maxBoxArea !== undefined && room.minBoxArea > room.maxBoxArea) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rooms', i, 'maxBoxArea'],
+          message: `maxBoxArea (${room.maxBoxArea}) is below minBoxArea (${room.minBoxArea}): no person could count`,
+        });
+      }
     });
+    const d = cfg.detector;
+    if (d.model !== 'coco-ssd' && d.base !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['detector', 'base'],
+        message: `detector.base applies to coco-ssd only (model is "${d.model}")`,
+      });
+    }
+    if (d.model !== 'yolox-nano' && d.sha256 !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['detector', 'sha256'],
+        message: `detector.sha256 applies to yolox-nano only (model is "${d.model}")`,
+      });
+    }
+    if (d.model === 'coco-ssd' && d.modelPath !== undefined && d.modelUrl !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['detector', 'modelUrl'],
+        message: 'set either detector.modelPath or detector.modelUrl, not both',
+      });
+    }
   });
 
 export type Config = z.infer<typeof configSchema>;
 export type RoomConfig = Config['rooms'][number];
 export type DetectorConfig = Config['detector'];
 export type LocationType = (typeof LOCATION_TYPES)[number];
+export type CocoSsdBase = (typeof COCO_SSD_BASES)[number];

@@ -1,3 +1,4 @@
+import type { RoomConfig } from '../config/schema.js';
 import type { Detection } from '../detect/detector.js';
 
 /** Normalised [x, y] in 0..1. */
@@ -55,4 +56,63 @@ export function filterByRegion(
     const included = region.include.length === 0 || region.include.some((p) => pointInPolygon(x, y, p));
     return included && !region.exclude.some((p) => pointInPolygon(x, y, p));
   });
+}
+
+/** Everything that decides which of a frame's detections count as people in one room. */
+export interface RoomFilter {
+  /** Keep detections with score >= minScore. */
+  minScore: number;
+  /** Keep boxes whose area is at least this fraction (0..1) of the frame area. */
+  minBoxArea?: number;
+  /** Keep boxes whose area is at most this fraction (0..1) of the frame area. */
+  maxBoxArea?: number;
+  region: Region;
+  anchor: Anchor;
+}
+
+/** The room keys roomFilterFrom reads (a parsed room, or anything shaped like it). */
+export type RoomFilterConfig = Pick<RoomConfig, 'minScore' | 'minBoxArea' | 'maxBoxArea'> & {
+  region: Pick<RoomConfig['region'], 'include' | 'exclude'> & { anchor?: Anchor };
+};
+
+/**
+ * A room's filter from its configuration. The room's own `minScore` can only raise the detector's: the
+ * detector has already dropped everything below `detectorMinScore`.
+ */
+export function roomFilterFrom(room: RoomFilterConfig, detectorMinScore: number): RoomFilter {
+  return {
+    minScore: Math.max(detectorMinScore, room.minScore ?? 0),
+    ...(room.minBoxArea !== undefined && { minBoxArea: room.minBoxArea }),
+    ...(room.maxBoxArea !== undefined && { maxBoxArea: room.maxBoxArea }),
+    region: { include: toPolygons(room.region.include), exclude: toPolygons(room.region.exclude) },
+    anchor: room.region.anchor ?? 'bottom-center',
+  };
+}
+
+/** The filter of a room that takes every detection the detector reports, anywhere in the picture. */
+export function wholeFrameFilter(minScore: number): RoomFilter {
+  return { minScore, region: { include: [], exclude: [] }, anchor: 'bottom-center' };
+}
+
+/**
+ * The people who count for a room: the detections (boxes in frame pixels) with score >= `minScore`, whose
+ * box area as a fraction of the frame area lies within [`minBoxArea`, `maxBoxArea`], and whose anchor point
+ * lies in the room's region (inside an include polygon, or anywhere when there is none, and in no exclude
+ * polygon). Pure; keeps the input order; the count is the length of the result.
+ */
+export function peopleInRoom(
+  detections: readonly Detection[],
+  filter: RoomFilter,
+  frame: { width: number; height: number },
+): Detection[] {
+  const frameArea = frame.width * frame.height;
+  const minArea = (filter.minBoxArea ?? 0) * frameArea;
+  const maxArea = (filter.maxBoxArea ?? 1) * frameArea;
+  const sized = detections.filter((d) => {
+    if (!(d.score >= filter.minScore)) return false; // NaN-safe
+    const [x1, y1, x2, y2] = d.box;
+    const area = Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
+    return area >= minArea && area <= maxArea;
+  });
+  return filterByRegion(sized, filter.region, frame, filter.anchor);
 }

@@ -23,11 +23,17 @@ export class DetectionQueue {
   readonly dropped = new Map<string, number>();
   readonly analysed = new Map<string, number>();
 
-  constructor(private readonly detector: Detector) {}
+  constructor(
+    private readonly detector: Detector,
+    private readonly hooks: { analysed?: (roomId: string, ms: number) => void; dropped?: (roomId: string) => void } = {},
+  ) {}
 
   submit(roomId: string, frame: Frame, onResult: ResultHandler, onError: ErrorHandler): void {
     if (!this.order.includes(roomId)) this.order.push(roomId);
-    if (this.slots.has(roomId)) this.dropped.set(roomId, (this.dropped.get(roomId) ?? 0) + 1);
+    if (this.slots.has(roomId)) {
+      this.dropped.set(roomId, (this.dropped.get(roomId) ?? 0) + 1);
+      this.hooks.dropped?.(roomId);
+    }
     this.slots.set(roomId, { frame, onResult, onError });
     this.running ??= this.pump().finally(() => (this.running = undefined));
   }
@@ -49,8 +55,10 @@ export class DetectionQueue {
       const slot = this.slots.get(roomId)!;
       this.slots.delete(roomId);
       try {
+        const started = performance.now();
         const detections = await this.detector.detect(slot.frame);
         this.analysed.set(roomId, (this.analysed.get(roomId) ?? 0) + 1);
+        this.hooks.analysed?.(roomId, performance.now() - started);
         slot.onResult(detections, slot.frame);
       } catch (err) {
         slot.onError(err as Error, slot.frame);

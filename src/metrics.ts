@@ -1,0 +1,85 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CameraState } from './camera/ffmpeg.js';
+
+const CAMERA_STATES: CameraState[] = [
+  'connecting',
+  'streaming',
+  'stalled',
+  'unauthorised',
+  'not_found',
+  'unreachable',
+  'ended',
+  'stopped',
+];
+
+export const EVENT_OUTCOMES = ['queued', 'sent', 'rejected', 'dead_lettered'] as const;
+export type EventOutcome = (typeof EVENT_OUTCOMES)[number];
+
+/** Prometheus metrics for one service. Counts and timings only: nothing here can carry pixels. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly framesAnalysed = new Counter({
+    name: 'roomcount_frames_analysed_total',
+    help: 'Frames run through the person detector',
+    labelNames: ['room'],
+    registers: [this.registry],
+  });
+  readonly framesDropped = new Counter({
+    name: 'roomcount_frames_dropped_total',
+    help: 'Frames replaced by a newer one while the detector was busy',
+    labelNames: ['room'],
+    registers: [this.registry],
+  });
+  readonly inferenceSeconds = new Histogram({
+    name: 'roomcount_inference_seconds',
+    help: 'Person detector time per frame',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2],
+    registers: [this.registry],
+  });
+  readonly roomCount = new Gauge({
+    name: 'roomcount_room_people',
+    help: 'Current smoothed people count per room (absent until the first window is full)',
+    labelNames: ['room'],
+    registers: [this.registry],
+  });
+  readonly cameraState = new Gauge({
+    name: 'roomcount_camera_state',
+    help: 'Camera state per room: 1 for the current state, 0 for the others',
+    labelNames: ['room', 'state'],
+    registers: [this.registry],
+  });
+  readonly events = new Counter({
+    name: 'roomcount_events_total',
+    help: 'Occupancy events by outcome: queued (written to the outbox), sent, rejected (per-event result code), dead_lettered',
+    labelNames: ['room', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly calvenRequestSeconds = new Histogram({
+    name: 'roomcount_calven_request_seconds',
+    help: 'Calven API request latency',
+    labelNames: ['endpoint'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly calvenErrors = new Counter({
+    name: 'roomcount_calven_errors_total',
+    help: 'Calven API errors by kind (http_4xx, http_5xx, network, timeout, auth)',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'roomcount_' });
+  }
+
+  setCameraState(room: string, state: CameraState): void {
+    for (const s of CAMERA_STATES) this.cameraState.set({ room, state: s }, s === state ? 1 : 0);
+  }
+
+  /** Drops a room's series (room removed on reload). */
+  forgetRoom(room: string): void {
+    for (const metric of [this.framesAnalysed, this.framesDropped, this.roomCount]) metric.remove({ room });
+    for (const outcome of EVENT_OUTCOMES) this.events.remove({ room, outcome });
+    for (const state of CAMERA_STATES) this.cameraState.remove({ room, state });
+  }
+}

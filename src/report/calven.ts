@@ -1,0 +1,355 @@
+import { createHmac } from 'node:crypto';
+import { Agent, request, type Dispatcher } from 'undici';
+import type { Logger } from '../log.js';
+import { redactText } from '../redact.js';
+
+/**
+ * Calven Occupancy API client: tokens (HMAC or OAuth), `POST /v1/occupancy`, and a classification of every answer
+ * into accepted / rejected (do not retry) / retry. It never retries by itself except once after a 401 (new token);
+ * backoff belongs to the caller (CalvenSink), which owns the outbox.
+ *
+ * Secrets (apiSecret, clientSecret) and tokens are never logged nor put into error messages; text that comes back
+ * from the server is passed through `redactText` with them before it is logged or returned.
+ */
+
+export type CalvenAuth =
+  | { type: 'hmac'; apiKey: string; apiSecret: string }
+  | { type: 'oauth'; clientId: string; clientSecret: string };
+
+export interface CalvenTimeouts {
+  /** TCP/TLS connect (ms). Default 10 000. */
+  connectMs?: number;
+  /** Request sent → response headers (ms). Default 10 000. */
+  headersMs?: number;
+  /** Between body chunks of the response (ms). Default 10 000. */
+  bodyMs?: number;
+}
+
+export interface CalvenClientOptions {
+  baseUrl: string;
+  auth: CalvenAuth;
+  log: Logger;
+  timeouts?: CalvenTimeouts;
+  /** Get a new token this long before it expires (ms, default 60 000; at most half the token's lifetime). */
+  refreshMarginMs?: number;
+  /** Lifetime assumed when the auth answer has no usable expiration (ms, default 10 min). */
+  defaultTokenLifetimeMs?: number;
+  /** For tests: a custom undici dispatcher (the client then does not close it). */
+  dispatcher?: Dispatcher;
+  userAgent?: string;
+}
+
+export interface CalvenEventResult {
+  eventId: string;
+  resultCode: number;
+  message: string;
+}
+
+export type PostOutcome =
+  /** 2xx. `results` is undefined when the answer carried no `results` array at all. */
+  | { kind: 'accepted'; status: number; results: CalvenEventResult[] | undefined }
+  /** 4xx other than 401/408/429: the body was refused as a whole; nothing was loaded; do not send it again. */
+  | { kind: 'rejected'; status: number; message: string }
+  /** 5xx, 408, 429, 3xx, 401 twice, token failures, timeouts, connection errors: send it again later. */
+  | { kind: 'retry'; status?: number; message: string; retryAfterMs?: number };
+
+/** A token endpoint failure (bad credentials, outage, unparsable answer). Always retryable for the caller. */
+export class CalvenAuthError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'CalvenAuthError';
+  }
+}
+
+interface Token {
+  value: string;
+  expiresAt: number;
+  refreshAt: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const MAX_MESSAGE = 500;
+
+/** HMAC-SHA256(key = apiSecret, message = apiKey + timestamp), hex. */
+export function hmacHash(apiKey: string, apiSecret: string, timestamp: number): string {
+  return createHmac('sha256', apiSecret)
+    .update(apiKey + String(timestamp))
+    .digest('hex');
+}
+
+/**
+ * Token expiry as ms since the epoch, read liberally: unix seconds, unix ms, a relative number of seconds
+ * (small numbers, as `expires_in`), a numeric string, or a date string (ISO-8601; without a zone it is taken as UTC).
+ * Undefined when nothing usable is there.
+ */
+export function parseExpiration(value: unknown, now = Date.now(), relative = false): number | undefined {
+  if (typeof value === 'string') {
+    const s = value.trim();
+    if (s === '') return undefined;
+    if (/^-?\d+(\.\d+)?$/.test(s)) return parseExpiration(Number(s), now, relative);
+    const zoned = /^\d{4}-\d{2}-\d{2}T[\d:.]+$/.test(s) ? `${s}Z` : s;
+    const t = Date.parse(zoned);
+    return Number.isFinite(t) ? t : undefined;
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) return undefined;
+  if (relative || value < 1e9) return now + value * 1000; // seconds from now
+  if (value < 1e11) return value * 1000; // unix seconds (until year 5138)
+  return value; // unix ms
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Retry-After: seconds or an HTTP date. */
+function retryAfterMs(header: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(header) ? header[0] : header;
+  if (!v) return undefined;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
+  const t = Date.parse(v);
+  return Number.isFinite(t) ? Math.max(0, t - now) : undefined;
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    const cause = (err as { cause?: unknown }).cause;
+    const causeText = cause instanceof Error && cause.message !== err.message ? ` (${cause.message})` : '';
+    return `${typeof code === 'string' ? code + ': ' : ''}${err.message}${causeText}`;
+  }
+  return String(err);
+}
+
+export class CalvenClient {
+  private readonly base: string;
+  private readonly auth: CalvenAuth;
+  private readonly log: Logger;
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly headersTimeout: number;
+  private readonly bodyTimeout: number;
+  private readonly refreshMarginMs: number;
+  private readonly defaultLifetimeMs: number;
+  private readonly userAgent: string;
+  private token: Token | undefined;
+  private tokenPromise: Promise<Token> | undefined;
+  private tokensObtained = 0;
+
+  constructor(opts: CalvenClientOptions) {
+    this.base = opts.baseUrl.replace(/\/+$/, '');
+    this.auth = opts.auth;
+    this.log = opts.log;
+    const t = opts.timeouts ?? {};
+    this.headersTimeout = t.headersMs ?? DEFAULT_TIMEOUT_MS;
+    this.bodyTimeout = t.bodyMs ?? DEFAULT_TIMEOUT_MS;
+    this.refreshMarginMs = opts.refreshMarginMs ?? 60_000;
+    this.defaultLifetimeMs = opts.defaultTokenLifetimeMs ?? 600_000;
+    this.userAgent = opts.userAgent ?? 'roomcount';
+    this.ownsDispatcher = !opts.dispatcher;
+    this.dispatcher =
+      opts.dispatcher ??
+      new Agent({
+        connect: { timeout: t.connectMs ?? DEFAULT_TIMEOUT_MS },
+        headersTimeout: this.headersTimeout,
+        bodyTimeout: this.bodyTimeout,
+        keepAliveTimeout: 30_000,
+      });
+  }
+
+  /** How many tokens this client has obtained (for status/metrics). */
+  get tokenCount(): number {
+    return this.tokensObtained;
+  }
+
+  private secrets(): string[] {
+    const s = this.auth.type === 'hmac' ? [this.auth.apiSecret] : [this.auth.clientSecret];
+    if (this.token) s.push(this.token.value);
+    return s;
+  }
+
+  /** Server text made safe to log: secrets and the token replaced, length capped. */
+  private clean(text: string): string {
+    const t = redactText(text, this.secrets()).replace(/\s+/g, ' ').trim();
+    return t.length > MAX_MESSAGE ? t.slice(0, MAX_MESSAGE) + '…' : t;
+  }
+
+  private async post(
+    path: string,
+    body: string,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<{ status: number; text: string; headers: Record<string, string | string[] | undefined> }> {
+    const res = await request(this.base + path, {
+      method: 'POST',
+      dispatcher: this.dispatcher,
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'user-agent': this.userAgent,
+        ...headers,
+      },
+      body,
+      headersTimeout: this.headersTimeout,
+      bodyTimeout: this.bodyTimeout,
+      signal,
+    });
+    const text = await res.body.text();
+    return { status: res.statusCode, text, headers: res.headers };
+  }
+
+  /** A valid token, from cache unless it is within the refresh margin of its expiry (or `force`). */
+  async getToken(opts: { force?: boolean; signal?: AbortSignal } = {}): Promise<string> {
+    if (!opts.force && this.token && Date.now() < this.token.refreshAt) return this.token.value;
+    if (opts.force) this.token = undefined;
+    this.tokenPromise ??= this.fetchToken(opts.signal).finally(() => {
+      this.tokenPromise = undefined;
+    });
+    const token = await this.tokenPromise;
+    return token.value;
+  }
+
+  /** Forget the cached token (the next request gets a new one). */
+  invalidateToken(): void {
+    this.token = undefined;
+  }
+
+  private async fetchToken(signal?: AbortSignal): Promise<Token> {
+    const auth = this.auth;
+    let path: string;
+    let payload: string;
+    if (auth.type === 'hmac') {
+      const timestamp = Math.floor(Date.now() / 1000);
+      path = '/v1/auth';
+      payload = JSON.stringify({
+        apiKey: auth.apiKey,
+        timestamp,
+        hash: hmacHash(auth.apiKey, auth.apiSecret, timestamp),
+      });
+    } else {
+      path = '/v1/auth/token';
+      payload = JSON.stringify({ client_id: auth.clientId, client_secret: auth.clientSecret });
+    }
+    const started = Date.now();
+    let res: Awaited<ReturnType<CalvenClient['post']>>;
+    try {
+      res = await this.post(path, payload, {}, signal);
+    } catch (err) {
+      throw new CalvenAuthError(`token request failed: ${this.clean(errorText(err))}`);
+    }
+    const json = parseJson(res.text);
+    const obj = isObject(json) ? json : {};
+    const serverMessage = typeof obj.message === 'string' ? this.clean(obj.message) : '';
+    if (res.status < 200 || res.status >= 300) {
+      const detail = serverMessage || this.clean(res.text) || 'no message';
+      throw new CalvenAuthError(`token request: HTTP ${res.status}: ${detail}`, res.status);
+    }
+    if (obj.authenticated === false) {
+      throw new CalvenAuthError(`token request: not authenticated: ${serverMessage || 'no message'}`, res.status);
+    }
+    const value =
+      typeof obj.token === 'string' ? obj.token : typeof obj.access_token === 'string' ? obj.access_token : '';
+    if (value === '') throw new CalvenAuthError('token request: the answer has no token', res.status);
+
+    const now = Date.now();
+    const expiresAt =
+      parseExpiration(obj.expiration, now) ??
+      parseExpiration(obj.expires_in, started, true) ??
+      parseExpiration(obj.expiresIn, started, true) ??
+      now + this.defaultLifetimeMs;
+    // Refresh `refreshMarginMs` early, but never earlier than half-way through the token's life: a short-lived
+    // token (or a clock a bit off) must not make every request fetch a new one.
+    const lifetime = Math.max(0, expiresAt - started);
+    const refreshAt = expiresAt - Math.min(this.refreshMarginMs, lifetime / 2);
+    const token: Token = { value, expiresAt, refreshAt };
+    this.token = token;
+    this.tokensObtained++;
+    this.log.info(
+      { auth: auth.type, expiresAt: new Date(expiresAt).toISOString(), lifetimeS: Math.round(lifetime / 1000) },
+      'calven token obtained',
+    );
+    return token;
+  }
+
+  /**
+   * POSTs one ready-made `{"sourceId","occupancyEvents":[...]}` body. A 401 gets one new token and one retry of the
+   * same body. Never throws (except for programming errors): every failure is an outcome.
+   */
+  async postOccupancy(body: string, signal?: AbortSignal): Promise<PostOutcome> {
+    for (let attempt = 0; ; attempt++) {
+      let token: string;
+      try {
+        token = await this.getToken({ force: attempt > 0, signal });
+      } catch (err) {
+        const message = err instanceof CalvenAuthError ? err.message : this.clean(errorText(err));
+        return { kind: 'retry', status: err instanceof CalvenAuthError ? err.status : undefined, message };
+      }
+      let res: Awaited<ReturnType<CalvenClient['post']>>;
+      try {
+        res = await this.post('/v1/occupancy', body, { authorization: `Bearer ${token}` }, signal);
+      } catch (err) {
+        return { kind: 'retry', message: this.clean(errorText(err)) };
+      }
+      const { status } = res;
+      const json = parseJson(res.text);
+      const obj = isObject(json) ? json : undefined;
+      const message = this.clean(
+        typeof obj?.message === 'string' ? obj.message : res.text || `HTTP ${status} with an empty body`,
+      );
+      if (status === 401) {
+        if (this.token?.value === token) this.token = undefined;
+        if (attempt === 0) {
+          this.log.info({ status }, 'calven answered 401; getting a new token');
+          continue;
+        }
+        return { kind: 'retry', status, message: `HTTP 401 with a fresh token: ${message}` };
+      }
+      if (status >= 200 && status < 300) {
+        const results = parseResults(obj)?.map((r) => ({ ...r, message: this.clean(r.message) }));
+        return { kind: 'accepted', status, results };
+      }
+      if (status === 408 || status === 429 || status >= 500 || status < 200 || (status >= 300 && status < 400)) {
+        return {
+          kind: 'retry',
+          status,
+          message: `HTTP ${status}: ${message}`,
+          retryAfterMs: retryAfterMs(res.headers['retry-after']),
+        };
+      }
+      return { kind: 'rejected', status, message };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The per-event results of a 200, read liberally: eventId compared case-insensitively by the caller, resultCode as
+ * number or numeric string, a missing resultCode counts as 0 (loaded). Undefined when there is no `results` array.
+ */
+function parseResults(obj: Record<string, unknown> | undefined): CalvenEventResult[] | undefined {
+  if (!obj || !Array.isArray(obj.results)) return undefined;
+  const out: CalvenEventResult[] = [];
+  for (const r of obj.results) {
+    if (!isObject(r) || typeof r.eventId !== 'string') continue;
+    const code = r.resultCode === undefined || r.resultCode === null ? 0 : Number(r.resultCode);
+    out.push({
+      eventId: r.eventId,
+      resultCode: Number.isFinite(code) ? code : -1,
+      message: typeof r.message === 'string' ? r.message : '',
+    });
+  }
+  return out;
+}

@@ -1,0 +1,329 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { OccupancyEvent } from './event.js';
+
+/**
+ * Durable outbox: every occupancy event is committed here before anything is sent, and leaves `pending` only once
+ * Calven has answered for it (accepted → deleted; rejected → moved to `dead_letter`). One SQLite file
+ * `stateDir/outbox.sqlite` in WAL mode; `synchronous = FULL` by default, so a committed event survives kill -9 and
+ * power loss. Order of delivery = insertion order (`seq`), across all rooms.
+ *
+ * The event is stored as the exact JSON that goes into the request body, so a retry (even after a restart) sends
+ * byte-for-byte the same event with the same eventId.
+ *
+ * One process delivers from a stateDir at a time (the running service); admin commands (stats, retry-dead) may
+ * open the same file concurrently — SQLite's locking plus busy_timeout make that safe.
+ */
+
+export const OUTBOX_FILE = 'outbox.sqlite';
+const SCHEMA_VERSION = 1;
+
+export interface OutboxRow {
+  seq: number;
+  eventId: string;
+  roomId: string;
+  /** The event exactly as it goes into `occupancyEvents` (JSON text). */
+  body: string;
+  /** ms since the epoch, when the event entered the outbox. */
+  createdAt: number;
+  /** Delivery attempts that ended without an answer for this event (outage, timeout, missing result). */
+  attempts: number;
+}
+
+export interface DeadLetterInfo {
+  /** `rejected`: per-event non-zero resultCode; `http`: the whole request got a 4xx; `no-result`: Calven never answered for it. */
+  reason: 'rejected' | 'http' | 'no-result';
+  httpStatus?: number;
+  resultCode?: number;
+  message?: string;
+}
+
+export interface DeadLetterRow {
+  eventId: string;
+  roomId: string;
+  body: string;
+  reason: string;
+  httpStatus: number | null;
+  resultCode: number | null;
+  message: string | null;
+  createdAt: number;
+  deadAt: number;
+}
+
+export interface OutboxStats {
+  pending: number;
+  deadLetter: number;
+  /** ISO-8601 time the oldest pending event entered the outbox; null when nothing is pending. */
+  oldestPendingAt: string | null;
+}
+
+export interface OutboxOptions {
+  /** SQLite `synchronous` pragma. FULL (default) also survives power loss; NORMAL survives process crashes only. */
+  synchronous?: 'FULL' | 'NORMAL';
+  /** How long to wait for a lock held by another process (ms). */
+  busyTimeoutMs?: number;
+}
+
+export function outboxPath(stateDir: string): string {
+  return join(stateDir, OUTBOX_FILE);
+}
+
+interface PendingDbRow {
+  seq: number;
+  event_id: string;
+  room_id: string;
+  body: string;
+  created_at: number;
+  attempts: number;
+}
+
+interface DeadDbRow {
+  event_id: string;
+  room_id: string;
+  body: string;
+  reason: string;
+  http_status: number | null;
+  result_code: number | null;
+  message: string | null;
+  created_at: number;
+  dead_at: number;
+}
+
+export class Outbox {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly stmts: ReturnType<Outbox['prepare']>;
+  private closed = false;
+
+  private constructor(path: string, opts: OutboxOptions) {
+    this.path = path;
+    this.db = new Database(path);
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
+    this.migrate();
+    this.stmts = this.prepare();
+  }
+
+  /** Opens (creating the folder and the file if needed) `stateDir/outbox.sqlite`. */
+  static open(stateDir: string, opts: OutboxOptions = {}): Outbox {
+    mkdirSync(stateDir, { recursive: true });
+    return new Outbox(outboxPath(stateDir), opts);
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`${this.path} was written by a newer roomcount (schema ${version} > ${SCHEMA_VERSION})`);
+    }
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS pending (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id   TEXT    NOT NULL UNIQUE,
+        room_id    TEXT    NOT NULL,
+        body       TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE TABLE IF NOT EXISTS dead_letter (
+        event_id    TEXT    PRIMARY KEY,
+        room_id     TEXT    NOT NULL,
+        body        TEXT    NOT NULL,
+        reason      TEXT    NOT NULL,
+        http_status INTEGER,
+        result_code INTEGER,
+        message     TEXT,
+        created_at  INTEGER NOT NULL,
+        orig_seq    INTEGER NOT NULL,
+        dead_at     INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS dead_letter_room ON dead_letter (room_id);
+      PRAGMA user_version = ${SCHEMA_VERSION};
+    `);
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      insert: db.prepare(
+        'INSERT OR IGNORE INTO pending (event_id, room_id, body, created_at, attempts) VALUES (?, ?, ?, ?, 0)',
+      ),
+      peek: db.prepare('SELECT seq, event_id, room_id, body, created_at, attempts FROM pending ORDER BY seq LIMIT ?'),
+      remove: db.prepare('DELETE FROM pending WHERE seq = ?'),
+      attempt: db.prepare('UPDATE pending SET attempts = attempts + 1 WHERE seq = ?'),
+      dead: db.prepare(
+        `INSERT OR REPLACE INTO dead_letter
+           (event_id, room_id, body, reason, http_status, result_code, message, created_at, orig_seq, dead_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      pendingCount: db.prepare('SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM pending'),
+      deadCount: db.prepare('SELECT COUNT(*) AS n FROM dead_letter'),
+    };
+  }
+
+  private check(): void {
+    if (this.closed) throw new Error('outbox is closed');
+  }
+
+  /**
+   * Commits the events in one transaction (one fsync however many). An eventId already pending is ignored, so a
+   * repeated send of the same event is harmless. Returns how many rows were added.
+   */
+  insert(items: readonly { event: OccupancyEvent; roomId: string }[], now = Date.now()): number {
+    this.check();
+    if (items.length === 0) return 0;
+    const tx = this.db.transaction(() => {
+      let added = 0;
+      for (const { event, roomId } of items) {
+        if (typeof event?.eventId !== 'string' || event.eventId === '') throw new Error('event has no eventId');
+        added += this.stmts.insert.run(event.eventId, roomId, JSON.stringify(event), now).changes;
+      }
+      return added;
+    });
+    return tx();
+  }
+
+  /** The oldest `limit` pending events, in insertion order. */
+  peek(limit: number): OutboxRow[] {
+    this.check();
+    return (this.stmts.peek.all(limit) as PendingDbRow[]).map((r) => ({
+      seq: r.seq,
+      eventId: r.event_id,
+      roomId: r.room_id,
+      body: r.body,
+      createdAt: r.created_at,
+      attempts: r.attempts,
+    }));
+  }
+
+  /**
+   * Applies the outcome of one request atomically: delivered rows leave `pending`, rejected rows move to
+   * `dead_letter`, unanswered rows get `attempts + 1` and stay.
+   */
+  settle(
+    outcome: {
+      delivered?: readonly OutboxRow[];
+      dead?: readonly { row: OutboxRow; info: DeadLetterInfo }[];
+      retry?: readonly OutboxRow[];
+    },
+    now = Date.now(),
+  ): void {
+    this.check();
+    const tx = this.db.transaction(() => {
+      for (const row of outcome.delivered ?? []) this.stmts.remove.run(row.seq);
+      for (const { row, info } of outcome.dead ?? []) {
+        this.stmts.dead.run(
+          row.eventId,
+          row.roomId,
+          row.body,
+          info.reason,
+          info.httpStatus ?? null,
+          info.resultCode ?? null,
+          info.message ?? null,
+          row.createdAt,
+          row.seq,
+          now,
+        );
+        this.stmts.remove.run(row.seq);
+      }
+      for (const row of outcome.retry ?? []) this.stmts.attempt.run(row.seq);
+    });
+    tx();
+  }
+
+  pendingCount(): number {
+    this.check();
+    return (this.stmts.pendingCount.get() as { n: number }).n;
+  }
+
+  stats(): OutboxStats {
+    this.check();
+    const p = this.stmts.pendingCount.get() as { n: number; oldest: number | null };
+    const d = this.stmts.deadCount.get() as { n: number };
+    return {
+      pending: p.n,
+      deadLetter: d.n,
+      oldestPendingAt: p.oldest === null ? null : new Date(p.oldest).toISOString(),
+    };
+  }
+
+  /** Dead letters, oldest first (optionally one room's only). */
+  deadLetters(opts: { roomId?: string; limit?: number } = {}): DeadLetterRow[] {
+    this.check();
+    const where = opts.roomId === undefined ? '' : 'WHERE room_id = @roomId';
+    const rows = this.db
+      .prepare(`SELECT * FROM dead_letter ${where} ORDER BY dead_at, orig_seq LIMIT @limit`)
+      .all({ roomId: opts.roomId, limit: opts.limit ?? -1 }) as DeadDbRow[];
+    return rows.map((r) => ({
+      eventId: r.event_id,
+      roomId: r.room_id,
+      body: r.body,
+      reason: r.reason,
+      httpStatus: r.http_status,
+      resultCode: r.result_code,
+      message: r.message,
+      createdAt: r.created_at,
+      deadAt: r.dead_at,
+    }));
+  }
+
+  /**
+   * Moves dead letters (all, or one room's) back to `pending`, behind what is pending now, in their original
+   * order, with the same body and eventId and attempts reset. Returns how many were moved.
+   */
+  retryDeadLetters(opts: { roomId?: string } = {}): number {
+    this.check();
+    const where = opts.roomId === undefined ? '' : 'WHERE room_id = @roomId';
+    const tx = this.db.transaction(() => {
+      const moved = this.db
+        .prepare(
+          `INSERT OR IGNORE INTO pending (event_id, room_id, body, created_at, attempts)
+           SELECT event_id, room_id, body, created_at, 0 FROM dead_letter ${where} ORDER BY orig_seq`,
+        )
+        .run({ roomId: opts.roomId }).changes;
+      this.db.prepare(`DELETE FROM dead_letter ${where}`).run({ roomId: opts.roomId });
+      return moved;
+    });
+    return tx.immediate();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
+
+/** Counts for `roomcount outbox`. A stateDir without an outbox reports zeros (and creates nothing). */
+export function outboxStats(stateDir: string): OutboxStats {
+  if (!existsSync(outboxPath(stateDir))) return { pending: 0, deadLetter: 0, oldestPendingAt: null };
+  const outbox = Outbox.open(stateDir);
+  try {
+    return outbox.stats();
+  } finally {
+    outbox.close();
+  }
+}
+
+/** `roomcount outbox --retry-dead`: dead letters back to pending; a running service picks them up within its idle poll. */
+export function retryDeadLetters(stateDir: string, opts: { roomId?: string } = {}): number {
+  if (!existsSync(outboxPath(stateDir))) return 0;
+  const outbox = Outbox.open(stateDir);
+  try {
+    return outbox.retryDeadLetters(opts);
+  } finally {
+    outbox.close();
+  }
+}
+
+/** Dead letters for display (`roomcount outbox` may list them). */
+export function listDeadLetters(stateDir: string, opts: { roomId?: string; limit?: number } = {}): DeadLetterRow[] {
+  if (!existsSync(outboxPath(stateDir))) return [];
+  const outbox = Outbox.open(stateDir);
+  try {
+    return outbox.deadLetters(opts);
+  } finally {
+    outbox.close();
+  }
+}
