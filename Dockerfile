@@ -1,19 +1,22 @@
 # roomcount: people counting next to meeting-room cameras, reporting occupancy to Calven.
 # Build:  docker build -t roomcount .
-# Run:    docker run -d --name roomcount --restart unless-stopped \
+# Run:    docker run -d --name roomcount --restart unless-stopped -p 9464:9464 \
 #           -v /etc/roomcount:/config:ro -v roomcount-state:/var/lib/roomcount \
-#           -e CALVEN_API_KEY -e CALVEN_API_SECRET roomcount
-# The config file must set `stateDir: /var/lib/roomcount`.
+#           -e CALVEN_API_KEY -e CALVEN_API_SECRET -e CAM_USER -e CAM_PASS roomcount
+# The config file must set `stateDir: /var/lib/roomcount` and keep `http.port: 9464` for the healthcheck.
 
 FROM node:20-bookworm-slim AS build
+# Compilers for better-sqlite3 when no prebuilt binary can be downloaded.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends python3 make g++ \
+  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY package.json package-lock.json ./
-# onnxruntime-node must not download CUDA libraries; tfjs-node is optional and skipped when it cannot install.
-ENV ONNXRUNTIME_NODE_INSTALL=skip
-RUN npm ci --no-audit --no-fund --ignore-scripts
-COPY tsconfig.json tsconfig.build.json ./
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+# onnxruntime-node must not download CUDA libraries; tfjs-node is optional and dropped when it cannot install.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+# `npm ci` also builds dist/ (the prepare script); then the dev tools are removed.
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
 RUN apt-get update \
@@ -29,6 +32,9 @@ RUN useradd --system --uid 10001 --home-dir /var/lib/roomcount roomcount \
   && mkdir -p /var/lib/roomcount && chown roomcount /var/lib/roomcount
 USER roomcount
 VOLUME ["/var/lib/roomcount"]
-ENV NODE_ENV=production
+ENV NODE_ENV=production LOG_FORMAT=json
+EXPOSE 9464
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:9464/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/cli.js"]
 CMD ["run", "--config", "/config/roomcount.yaml"]

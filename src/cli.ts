@@ -7,6 +7,11 @@ import type { Config } from './config/schema.js';
 import { createLogger } from './log.js';
 import { startService } from './service.js';
 import { countImages } from './commands/count.js';
+import { bench } from './commands/bench.js';
+import { parseScore } from './commands/detector-options.js';
+import { evalDataset } from './commands/eval.js';
+import { fetchCocoSsd } from './commands/models.js';
+import { COCO_SSD_BASES, MODELS } from './config/schema.js';
 
 const EXIT_BAD_CONFIG = 2;
 
@@ -85,14 +90,128 @@ program
   .description('count people in image files with the configured detector')
   .argument('<images...>', 'image files (jpg, png, webp)')
   .option('-c, --config <file>', 'YAML configuration file (detector and, with --room, region)')
-  .option('--room <id>', "apply this room's region and minScore")
+  .option('--room <id>', "apply this room's region, box-area limits and minScore")
   .addOption(new Option('--json', 'one JSON object per line'))
+  .addOption(new Option('--model <name>', "detector model instead of the config's").choices(MODELS))
+  .option('--model-path <path>', 'model file or folder for --model (yolox_nano.onnx, coco-ssd folder)')
+  .option('--min-score <score>', "detector minScore instead of the config's (0..1)", parseScore)
   .action(
-    withConfigErrors(async (images: string[], opts: { config?: string; room?: string; json?: boolean }) => {
-      const config = opts.config ? readConfig(opts.config) : undefined;
-      await countImages(images, { config, roomId: opts.room, json: opts.json ?? false });
-    }),
+    withConfigErrors(
+      async (
+        images: string[],
+        opts: {
+          config?: string;
+          room?: string;
+          json?: boolean;
+          model?: string;
+          modelPath?: string;
+          minScore?: number;
+        },
+      ) => {
+        const config = opts.config ? readConfig(opts.config) : undefined;
+        await countImages(images, {
+          config,
+          roomId: opts.room,
+          json: opts.json ?? false,
+          model: opts.model,
+          modelPath: opts.modelPath,
+          minScore: opts.minScore,
+        });
+      },
+    ),
   );
+
+program
+  .command('eval')
+  .description('count accuracy on a folder of images with counts.csv (file,person_count)')
+  .requiredOption('--dataset <dir>', 'folder with counts.csv (and optionally details.csv) and the images')
+  .option('-c, --config <file>', "YAML configuration file (detector; with --room, that room's filter)")
+  .option('--room <id>', "apply this room's region, box-area limits and minScore")
+  .option('-v, --verbose', 'also print a per-image table')
+  .addOption(new Option('--model <name>', "detector model instead of the config's").choices(MODELS))
+  .option('--model-path <path>', 'model file or folder for --model (yolox_nano.onnx, coco-ssd folder)')
+  .option('--min-score <score>', "detector minScore instead of the config's (0..1)", parseScore)
+  .option('--sweep', 'also score at minScore 0.20, 0.25 ... 0.60 (one detector run)')
+  .action(
+    withConfigErrors(
+      async (opts: {
+        dataset: string;
+        config?: string;
+        room?: string;
+        verbose?: boolean;
+        model?: string;
+        modelPath?: string;
+        minScore?: number;
+        sweep?: boolean;
+      }) => {
+        const config = opts.config ? readConfig(opts.config) : undefined;
+        await evalDataset({
+          dataset: opts.dataset,
+          config,
+          roomId: opts.room,
+          verbose: opts.verbose ?? false,
+          model: opts.model,
+          modelPath: opts.modelPath,
+          minScore: opts.minScore,
+          sweep: opts.sweep ?? false,
+        });
+      },
+    ),
+  );
+
+program
+  .command('bench')
+  .description('time each available detector (ms/frame median and p95, frames/s)')
+  .argument('[images...]', 'time on these images instead of rendered 640x480 and 1280x720 frames')
+  .option('-c, --config <file>', 'YAML configuration file (its detector and model paths)')
+  .option('--models <list>', `comma-separated subset of ${MODELS.join(',')}`, (v: string) =>
+    v
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean),
+  )
+  .option('--iterations <n>', 'timed runs per model and frame', (v: string) => Number(v), 20)
+  .option('--warmup <n>', 'untimed runs first', (v: string) => Number(v), 3)
+  .action(
+    withConfigErrors(
+      async (
+        images: string[],
+        opts: { config?: string; models?: string[]; iterations: number; warmup: number },
+      ) => {
+        const config = opts.config ? readConfig(opts.config) : undefined;
+        await bench({
+          config,
+          images,
+          models: opts.models,
+          iterations: opts.iterations,
+          warmup: opts.warmup,
+        });
+      },
+    ),
+  );
+
+const models = program.command('models').description('get model weights that do not ship with roomcount');
+models
+  .command('fetch')
+  .description('download coco-ssd weights into DIR and record (or verify) their sha256 in DIR/SHA256SUMS')
+  .argument('<model>', 'coco-ssd (centernet ships with roomcount; yolox_nano.onnx: see README)')
+  .requiredOption('--dir <dir>', 'folder to put model.json, weight shards and SHA256SUMS in')
+  .addOption(
+    new Option('--base <base>', 'coco-ssd base network').choices(COCO_SSD_BASES).default('lite_mobilenet_v2'),
+  )
+  .option('--url <url>', 'model.json URL (a mirror) instead of the official storage.googleapis.com one')
+  .action(async (model: string, opts: { dir: string; base: string; url?: string }) => {
+    if (model !== 'coco-ssd') {
+      throw new Error(
+        model === 'centernet'
+          ? 'centernet ships with roomcount (in @vladmandic/human); nothing to fetch'
+          : model === 'yolox-nano'
+            ? 'yolox-nano is not fetched by roomcount: get yolox_nano.onnx as README "Models and accuracy" says'
+            : `unknown model "${model}"; only coco-ssd can be fetched`,
+      );
+    }
+    await fetchCocoSsd({ base: opts.base, dir: opts.dir, url: opts.url });
+  });
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`roomcount: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -27,3 +27,26 @@ export async function readImageFrame(path: string): Promise<Frame> {
     capturedAt: Date.now(),
   };
 }
+
+/**
+ * Scales a frame (up or down, aspect kept) to fit a box, as the camera pipeline delivers frames to the
+ * detector (ffmpeg `scale=W:H:force_original_aspect_ratio=decrease`, bicubic). Returns the frame itself
+ * when it already fits exactly along one side. Commands that read image files use this so the detector
+ * sees what `roomcount run` would give it.
+ */
+export async function fitFrame(frame: Frame, box: { width: number; height: number }): Promise<Frame> {
+  const scale = Math.min(box.width / frame.width, box.height / frame.height);
+  const width = Math.max(1, Math.round(frame.width * scale));
+  const height = Math.max(1, Math.round(frame.height * scale));
+  if (width === frame.width && height === frame.height) return frame;
+  const data = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } })
+    .resize(width, height, { fit: 'fill', kernel: 'cubic' })
+    .raw()
+    .toBuffer();
+  return {
+    width,
+    height,
+    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    capturedAt: frame.capturedAt,
+  };
+}

@@ -2,7 +2,8 @@
  * Camera URLs carry credentials (rtsp://user:pass@host/...). Everything that leaves the process — logs, errors,
  * status output — goes through these helpers first.
  */
-const USERINFO = /([a-z][a-z0-9+.-]*:\/\/)([^/@\s]*)@/gi;
+// Greedy up to the last "@" before the path, so a password holding a raw "@" is hidden whole.
+const USERINFO = /([a-z][a-z0-9+.-]*:\/\/)([^/\s]*)@/gi;
 
 /** rtsp://user:secret@cam/stream → rtsp://***:***@cam/stream (user hidden too: it is often a site-wide account). */
 export function redactUrl(url: string): string {

@@ -160,9 +160,9 @@ export class Room {
     this.log.info({ count: change.count, reason: change.reason, eventId: event.eventId }, 'occupancy event');
     const sending = this.deps.sink
       .send(event, this.config.id)
-      .catch((err: Error) =>
-        this.log.error({ err: err.message, eventId: event.eventId }, 'event not accepted by sink'),
-      )
+      .then(() => this.deps.metrics?.events.inc({ room: this.config.id, outcome: 'queued' }))
+      // The outbox could not store it (disk full?): the whole event goes into the log so it can be replayed.
+      .catch((err: Error) => this.log.error({ err: err.message, event }, 'event could not be queued'))
       .finally(() => this.pendingSends.delete(sending));
     this.pendingSends.add(sending);
   }

@@ -1,4 +1,6 @@
+import { accessSync, constants } from 'node:fs';
 import type { Config, RoomConfig } from './config/schema.js';
+import { CalvenSink } from './report/calven-sink.js';
 import type { Detector } from './detect/detector.js';
 import { createDetector } from './detect/index.js';
 import { DetectionQueue } from './detect/queue.js';
@@ -35,16 +37,40 @@ export interface ServiceOptions {
   sink?: EventSink;
   detector?: Detector;
   shard?: Shard;
-  /** Extra readiness check (e.g. outbox writable). */
-  sinkReady?: () => string | undefined;
 }
 
-export function createSink(config: Config): EventSink {
+export function createSink(config: Config, log: Logger, metrics?: Metrics): EventSink {
   if (config.sink === 'stdout') return new StdoutSink(config.sourceId);
-  throw new Error(
-    'sink "calven" is not available in this version yet (the durable outbox is still being built); ' +
-      'use "sink: stdout" for a dry run',
-  );
+  const auth = config.calven?.auth;
+  if (!auth) throw new Error('sink "calven" needs calven.auth'); // the schema already insists
+  return new CalvenSink({
+    sourceId: config.sourceId,
+    baseUrl: config.calven!.baseUrl,
+    auth,
+    stateDir: config.stateDir,
+    log: log.child({ sink: 'calven' }),
+    observer: metrics && {
+      request(seconds, kind, status) {
+        metrics.calvenRequestSeconds.observe({ endpoint: 'occupancy' }, seconds);
+        if (kind === 'accepted') return;
+        const error =
+          status === undefined ? 'network' : status === 401 ? 'auth' : status >= 500 ? 'http_5xx' : 'http_4xx';
+        metrics.calvenErrors.inc({ kind: error });
+      },
+      settled: (room, outcome) => metrics.events.inc({ room, outcome }),
+    },
+  });
+}
+
+/** Readiness of the sink: the outbox folder must be writable. */
+function sinkProblem(config: Config): string | undefined {
+  if (config.sink !== 'calven') return undefined;
+  try {
+    accessSync(config.stateDir, constants.W_OK);
+    return undefined;
+  } catch {
+    return `outbox folder ${config.stateDir} is not writable`;
+  }
 }
 
 /** Settings whose change cannot be applied by reload (they need a restart). */
@@ -57,7 +83,7 @@ function restartKeys(config: Config): string {
 export async function startService(config: Config, opts: ServiceOptions): Promise<Service> {
   const { log, shard } = opts;
   const metrics = new Metrics();
-  const sink = opts.sink ?? createSink(config);
+  const sink = opts.sink ?? createSink(config, log, metrics);
   const detector = opts.detector ?? (await createDetector(config.detector, log));
   log.info({ model: detector.model, backend: detector.backend }, 'detector ready');
   const queue = new DetectionQueue(detector, {
@@ -102,8 +128,8 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
           status: () => service.status(),
           readiness: () => {
             const problems: string[] = [];
-            const sinkProblem = opts.sinkReady?.();
-            if (sinkProblem) problems.push(sinkProblem);
+            const sinkIssue = sinkProblem(current);
+            if (sinkIssue) problems.push(sinkIssue);
             if (stopping) problems.push('stopping');
             return { ready: problems.length === 0, problems };
           },

@@ -49,7 +49,9 @@ describe('outbox', () => {
     const db = new Database(outboxPath(dir), { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[])
+      const tables = (
+        db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]
+      )
         .map((t) => t.name)
         .filter((n) => !n.startsWith('sqlite_'))
         .sort();
@@ -136,7 +138,12 @@ describe('outbox', () => {
       dead: [
         ...byRoom('room-0').map((row: OutboxRow) => ({
           row,
-          info: { reason: 'rejected' as const, httpStatus: 200, resultCode: 1, message: 'Location not found' },
+          info: {
+            reason: 'rejected' as const,
+            httpStatus: 200,
+            resultCode: 1,
+            message: 'Location not found',
+          },
         })),
         ...[rows[1]!, rows[5]!].map((row) => ({
           row,
@@ -157,14 +164,19 @@ describe('outbox', () => {
       message: 'Location not found',
       body: rows[0]!.body,
     });
-    expect(listDeadLetters(dir, { roomId: 'room-1' })[0]).toMatchObject({ httpStatus: 400, resultCode: null });
+    expect(listDeadLetters(dir, { roomId: 'room-1' })[0]).toMatchObject({
+      httpStatus: 400,
+      resultCode: null,
+    });
 
     // Filter by room: only room-1's go back, behind what is pending, same body.
     expect(retryDeadLetters(dir, { roomId: 'room-1' })).toBe(2);
     expect(outboxStats(dir)).toMatchObject({ pending: 4, deadLetter: 5 });
     // The untouched room-1 events (7, 9) first, then the retried ones (1, 5) in their original order.
     let pending = o.peek(100);
-    expect(pending.map((r) => r.eventId)).toEqual([rows[7], rows[9], rows[1], rows[5]].map((r) => r!.eventId));
+    expect(pending.map((r) => r.eventId)).toEqual(
+      [rows[7], rows[9], rows[1], rows[5]].map((r) => r!.eventId),
+    );
     expect(pending.find((r) => r.eventId === rows[1]!.eventId)!.body).toBe(rows[1]!.body);
 
     // Everything else.
@@ -186,9 +198,15 @@ describe('outbox', () => {
     const dir = stateDir();
     const o = open(dir);
     o.insert(events(3, 1), T0);
-    expect(outboxStats(dir)).toEqual({ pending: 3, deadLetter: 0, oldestPendingAt: new Date(T0).toISOString() });
+    expect(outboxStats(dir)).toEqual({
+      pending: 3,
+      deadLetter: 0,
+      oldestPendingAt: new Date(T0).toISOString(),
+    });
     o.settle({
-      dead: o.peek(1).map((row) => ({ row, info: { reason: 'http' as const, httpStatus: 422, message: 'x' } })),
+      dead: o
+        .peek(1)
+        .map((row) => ({ row, info: { reason: 'http' as const, httpStatus: 422, message: 'x' } })),
     });
     expect(retryDeadLetters(dir)).toBe(1);
     expect(o.stats().pending).toBe(3);

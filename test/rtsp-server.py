@@ -2,7 +2,8 @@
 
 Run with /usr/bin/python3 (Debian's, which has python3-gi). Prints "PORT <n>" once serving.
   --user U --password P   require HTTP Basic auth
-  --stall-after S         send media for S seconds per client, then nothing (0: never send any)
+  --stall-after S         send media for S seconds per client, then hold it (0: accept, never send any;
+                          DESCRIBE then gets no answer, as the media never prerolls)
 """
 
 import argparse
@@ -56,9 +57,8 @@ def on_media_configure(_factory, media):
     pay = media.get_element().get_by_name("pay0")
     pay.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, pts_from_dts)
     if args.stall_after is not None:
-        pay.get_static_pad("src").add_probe(
-            Gst.PadProbeType.BLOCK | Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, stall_after(args.stall_after)
-        )
+        mask = Gst.PadProbeType.BLOCK | Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST
+        pay.get_static_pad("src").add_probe(mask, stall_after(args.stall_after))
 
 
 factory = GstRtspServer.RTSPMediaFactory()

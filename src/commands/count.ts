@@ -1,11 +1,11 @@
 import type { Config } from '../config/schema.js';
-import { configSchema } from '../config/schema.js';
+import { peopleInRoom, roomFilterFrom, wholeFrameFilter } from '../count/region.js';
 import { createDetector } from '../detect/index.js';
-import { filterByRegion, toPolygons } from '../count/region.js';
 import { readImageFrame } from '../image.js';
 import { createLogger } from '../log.js';
+import { detectorConfigFrom, type DetectorOverrides } from './detector-options.js';
 
-export interface CountOptions {
+export interface CountOptions extends DetectorOverrides {
   config: Config | undefined;
   roomId: string | undefined;
   json: boolean;
@@ -15,16 +15,13 @@ export interface CountOptions {
 /** `roomcount count IMAGE...`: people per image with the configured detector (and a room's region). */
 export async function countImages(files: string[], opts: CountOptions): Promise<void> {
   const out = opts.out ?? process.stdout;
-  const detectorConfig = opts.config?.detector ?? configSchema.shape.detector.parse(undefined);
-  let room = undefined;
+  const detectorConfig = detectorConfigFrom(opts.config, opts);
+  let filter = wholeFrameFilter(detectorConfig.minScore);
   if (opts.roomId !== undefined) {
-    room = opts.config?.rooms.find((r) => r.id === opts.roomId);
+    const room = opts.config?.rooms.find((r) => r.id === opts.roomId);
     if (!room) throw new Error(`--room ${opts.roomId}: no such room in the configuration`);
+    filter = roomFilterFrom(room, detectorConfig.minScore);
   }
-  const region = room
-    ? { include: toPolygons(room.region.include), exclude: toPolygons(room.region.exclude) }
-    : { include: [], exclude: [] };
-  const minScore = Math.max(detectorConfig.minScore, room?.minScore ?? 0);
   const detector = await createDetector(
     detectorConfig,
     createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }),
@@ -32,11 +29,7 @@ export async function countImages(files: string[], opts: CountOptions): Promise<
   try {
     for (const file of files) {
       const frame = await readImageFrame(file);
-      const people = filterByRegion(
-        (await detector.detect(frame)).filter((d) => d.score >= minScore),
-        region,
-        frame,
-      );
+      const people = peopleInRoom(await detector.detect(frame), filter, frame);
       if (opts.json) {
         const detections = people.map((d) => ({
           score: round(d.score, 3),

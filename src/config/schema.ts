@@ -142,7 +142,11 @@ export const configSchema = z
       } else {
         seen.set(room.id, i);
       }
-      if (room.minBoxArea !== undefined && room.maxBoxArea !== undefined && room.minBoxArea > room.maxBoxArea) {
+      if (
+        room.minBoxArea !== undefined &&
+        room.maxBoxArea !== undefined &&
+        room.minBoxArea > room.maxBoxArea
+      ) {
         ctx.addIssue({
           code: 'custom',
           path: ['rooms', i, 'maxBoxArea'],

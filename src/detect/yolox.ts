@@ -75,10 +75,21 @@ export async function createYoloxDetector(opts: YoloxOptions): Promise<Detector>
   try {
     inputSize = checkSession(session);
     // Warm-up, and proof that the output has the shape decodeYolox expects.
-    const out = await run(session, new Float32Array(3 * inputSize * inputSize).fill(YOLOX_PAD_VALUE), inputSize);
+    const out = await run(
+      session,
+      new Float32Array(3 * inputSize * inputSize).fill(YOLOX_PAD_VALUE),
+      inputSize,
+    );
     const rows = yoloxRowCount(inputSize);
-    if (out.dims.length !== 3 || out.dims[0] !== 1 || out.dims[1] !== rows || !(Number(out.dims[2]) > BOX_FIELDS)) {
-      throw new Error(`expected output "${OUTPUT_NAME}" of shape [1, ${rows}, 85], got [${out.dims.join(', ')}]`);
+    if (
+      out.dims.length !== 3 ||
+      out.dims[0] !== 1 ||
+      out.dims[1] !== rows ||
+      !(Number(out.dims[2]) > BOX_FIELDS)
+    ) {
+      throw new Error(
+        `expected output "${OUTPUT_NAME}" of shape [1, ${rows}, 85], got [${out.dims.join(', ')}]`,
+      );
     }
   } catch (err) {
     await session.release();
@@ -156,7 +167,9 @@ function checkSession(session: ort.InferenceSession): number {
   const meta = session.inputMetadata.find((m) => m.name === INPUT_NAME);
   const shape = meta?.isTensor ? meta.shape : undefined;
   if (!shape || shape.length !== 4 || (typeof shape[1] === 'number' && shape[1] !== 3)) {
-    throw new Error(`expected input "${INPUT_NAME}" of shape [1, 3, S, S], got [${shape?.join(', ') ?? '?'}]`);
+    throw new Error(
+      `expected input "${INPUT_NAME}" of shape [1, 3, S, S], got [${shape?.join(', ') ?? '?'}]`,
+    );
   }
   const [h, w] = [shape[2], shape[3]];
   if (typeof h !== 'number' && typeof w !== 'number') return YOLOX_INPUT_SIZE; // dynamic: the trained size
@@ -265,7 +278,9 @@ export function decodeYolox(raw: ArrayLike<number>, opts: YoloxDecodeOptions): D
   const V = opts.valuesPerRow ?? 85;
   const rows = yoloxRowCount(inputSize);
   if (raw.length !== rows * V) {
-    throw new Error(`YOLOX output has ${raw.length} values, expected ${rows} rows x ${V} for input ${inputSize}`);
+    throw new Error(
+      `YOLOX output has ${raw.length} values, expected ${rows} rows x ${V} for input ${inputSize}`,
+    );
   }
   const out: Detection[] = [];
   let row = 0;

@@ -53,6 +53,15 @@ export interface CalvenSinkOptions {
   synchronous?: 'FULL' | 'NORMAL';
   /** For tests: a ready client (the sink closes it on close()). */
   client?: CalvenClient;
+  /** Told about every request and every event's fate (metrics). */
+  observer?: CalvenSinkObserver;
+}
+
+export interface CalvenSinkObserver {
+  /** One POST /v1/occupancy: how long it took and how it ended (status undefined: no HTTP answer). */
+  request?(seconds: number, kind: PostOutcome['kind'], status: number | undefined): void;
+  /** An event left the outbox: sent (loaded), rejected (its resultCode), dead_lettered (whole request refused). */
+  settled?(roomId: string, outcome: 'sent' | 'rejected' | 'dead_lettered'): void;
 }
 
 export interface CalvenSinkStatus extends OutboxStats {
@@ -88,6 +97,7 @@ export class CalvenSink implements EventSink {
   private readonly idlePollMs: number;
   private readonly maxMissing: number;
   private readonly backoff: Required<BackoffOptions>;
+  private readonly observer: CalvenSinkObserver | undefined;
 
   private buffer: Buffered[] = [];
   private flushHandle: NodeJS.Immediate | undefined;
@@ -114,8 +124,12 @@ export class CalvenSink implements EventSink {
 
   constructor(opts: CalvenSinkOptions) {
     this.log = opts.log;
+    this.observer = opts.observer;
     this.sourceJson = JSON.stringify(opts.sourceId);
-    this.maxBatch = Math.min(MAX_EVENTS_PER_REQUEST, Math.max(1, Math.floor(opts.maxBatch ?? MAX_EVENTS_PER_REQUEST)));
+    this.maxBatch = Math.min(
+      MAX_EVENTS_PER_REQUEST,
+      Math.max(1, Math.floor(opts.maxBatch ?? MAX_EVENTS_PER_REQUEST)),
+    );
     this.batchDelayMs = Math.max(0, opts.batchDelayMs ?? 10);
     this.idlePollMs = Math.max(10, opts.idlePollMs ?? 30_000);
     this.maxMissing = Math.max(1, opts.maxMissingResults ?? 10);
@@ -292,8 +306,10 @@ export class CalvenSink implements EventSink {
     const body = `{"sourceId":${this.sourceJson},"occupancyEvents":[${rows.map((r) => r.body).join(',')}]}`;
     this.abort = new AbortController();
     let outcome: PostOutcome;
+    const started = performance.now();
     try {
       outcome = await this.client.postOccupancy(body, this.abort.signal);
+      this.observer?.request?.((performance.now() - started) / 1000, outcome.kind, outcome.status);
     } catch (err) {
       outcome = { kind: 'retry', message: `unexpected error: ${String(err)}` };
     } finally {
@@ -324,6 +340,7 @@ export class CalvenSink implements EventSink {
       const info: DeadLetterInfo = { reason: 'http', httpStatus: outcome.status, message: outcome.message };
       this.outbox.settle({ dead: rows.map((row) => ({ row, info })) });
       this.deadLettered += rows.length;
+      for (const row of rows) this.observer?.settled?.(row.roomId, 'dead_lettered');
       this.consecutiveFailures = 0;
       this.lastError = `HTTP ${outcome.status}: ${outcome.message}`;
       this.log.error(
@@ -368,12 +385,21 @@ export class CalvenSink implements EventSink {
         } else {
           dead.push({
             row,
-            info: { reason: 'rejected', httpStatus: outcome.status, resultCode: r.resultCode, message: r.message },
+            info: {
+              reason: 'rejected',
+              httpStatus: outcome.status,
+              resultCode: r.resultCode,
+              message: r.message,
+            },
           });
         }
       }
     }
     this.outbox.settle({ delivered, dead, retry });
+    for (const row of delivered) this.observer?.settled?.(row.roomId, 'sent');
+    for (const { row, info } of dead) {
+      this.observer?.settled?.(row.roomId, info.reason === 'rejected' ? 'rejected' : 'dead_lettered');
+    }
     this.delivered += delivered.length;
     this.deadLettered += dead.length;
     if (delivered.length > 0) this.lastDeliveredAt = Date.now();
@@ -391,7 +417,10 @@ export class CalvenSink implements EventSink {
       );
     }
     if (retry.length > 0) {
-      this.log.warn({ events: retry.length }, 'calven answered without a result for some events; re-sending them');
+      this.log.warn(
+        { events: retry.length },
+        'calven answered without a result for some events; re-sending them',
+      );
     }
     if (delivered.length + dead.length > 0) {
       if (this.consecutiveFailures > 0) {
@@ -425,7 +454,8 @@ export class CalvenSink implements EventSink {
       requests: this.requests,
       failedRequests: this.failedRequests,
       consecutiveFailures: this.consecutiveFailures,
-      lastDeliveredAt: this.lastDeliveredAt === undefined ? null : new Date(this.lastDeliveredAt).toISOString(),
+      lastDeliveredAt:
+        this.lastDeliveredAt === undefined ? null : new Date(this.lastDeliveredAt).toISOString(),
       lastError: this.lastError ?? null,
       nextAttemptAt: this.nextAttemptAt === undefined ? null : new Date(this.nextAttemptAt).toISOString(),
     };

@@ -23,6 +23,11 @@ export interface CalvenTimeouts {
   headersMs?: number;
   /** Between body chunks of the response (ms). Default 10 000. */
   bodyMs?: number;
+  /**
+   * Whole request, connect to last byte of the answer (ms). Default 30 000. Exact (an AbortSignal), unlike undici's
+   * headers/body timeouts, which run on a coarse ~1 s clock.
+   */
+  totalMs?: number;
 }
 
 export interface CalvenClientOptions {
@@ -139,6 +144,7 @@ export class CalvenClient {
   private readonly ownsDispatcher: boolean;
   private readonly headersTimeout: number;
   private readonly bodyTimeout: number;
+  private readonly totalTimeout: number;
   private readonly refreshMarginMs: number;
   private readonly defaultLifetimeMs: number;
   private readonly userAgent: string;
@@ -153,6 +159,7 @@ export class CalvenClient {
     const t = opts.timeouts ?? {};
     this.headersTimeout = t.headersMs ?? DEFAULT_TIMEOUT_MS;
     this.bodyTimeout = t.bodyMs ?? DEFAULT_TIMEOUT_MS;
+    this.totalTimeout = t.totalMs ?? 3 * DEFAULT_TIMEOUT_MS;
     this.refreshMarginMs = opts.refreshMarginMs ?? 60_000;
     this.defaultLifetimeMs = opts.defaultTokenLifetimeMs ?? 600_000;
     this.userAgent = opts.userAgent ?? 'roomcount';
@@ -189,6 +196,22 @@ export class CalvenClient {
     body: string,
     headers: Record<string, string>,
     signal?: AbortSignal,
+  ): Promise<{ status: number; text: string; headers: Record<string, string | string[] | undefined> }> {
+    const timeout = AbortSignal.timeout(this.totalTimeout);
+    try {
+      return await this.send(path, body, headers, signal ? AbortSignal.any([signal, timeout]) : timeout);
+    } catch (err) {
+      if (timeout.aborted && !signal?.aborted)
+        throw new Error(`no complete answer within ${this.totalTimeout} ms`);
+      throw err;
+    }
+  }
+
+  private async send(
+    path: string,
+    body: string,
+    headers: Record<string, string>,
+    signal: AbortSignal,
   ): Promise<{ status: number; text: string; headers: Record<string, string | string[] | undefined> }> {
     const res = await request(this.base + path, {
       method: 'POST',
@@ -255,10 +278,17 @@ export class CalvenClient {
       throw new CalvenAuthError(`token request: HTTP ${res.status}: ${detail}`, res.status);
     }
     if (obj.authenticated === false) {
-      throw new CalvenAuthError(`token request: not authenticated: ${serverMessage || 'no message'}`, res.status);
+      throw new CalvenAuthError(
+        `token request: not authenticated: ${serverMessage || 'no message'}`,
+        res.status,
+      );
     }
     const value =
-      typeof obj.token === 'string' ? obj.token : typeof obj.access_token === 'string' ? obj.access_token : '';
+      typeof obj.token === 'string'
+        ? obj.token
+        : typeof obj.access_token === 'string'
+          ? obj.access_token
+          : '';
     if (value === '') throw new CalvenAuthError('token request: the answer has no token', res.status);
 
     const now = Date.now();
@@ -275,7 +305,11 @@ export class CalvenClient {
     this.token = token;
     this.tokensObtained++;
     this.log.info(
-      { auth: auth.type, expiresAt: new Date(expiresAt).toISOString(), lifetimeS: Math.round(lifetime / 1000) },
+      {
+        auth: auth.type,
+        expiresAt: new Date(expiresAt).toISOString(),
+        lifetimeS: Math.round(lifetime / 1000),
+      },
       'calven token obtained',
     );
     return token;
@@ -318,7 +352,13 @@ export class CalvenClient {
         const results = parseResults(obj)?.map((r) => ({ ...r, message: this.clean(r.message) }));
         return { kind: 'accepted', status, results };
       }
-      if (status === 408 || status === 429 || status >= 500 || status < 200 || (status >= 300 && status < 400)) {
+      if (
+        status === 408 ||
+        status === 429 ||
+        status >= 500 ||
+        status < 200 ||
+        (status >= 300 && status < 400)
+      ) {
         return {
           kind: 'retry',
           status,

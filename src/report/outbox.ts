@@ -94,6 +94,7 @@ export class Outbox {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly stmts: ReturnType<Outbox['prepare']>;
+  private readonly fullSync: boolean;
   private closed = false;
 
   private constructor(path: string, opts: OutboxOptions) {
@@ -101,7 +102,8 @@ export class Outbox {
     this.db = new Database(path);
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
+    this.fullSync = opts.synchronous !== 'NORMAL';
+    this.db.pragma(`synchronous = ${this.fullSync ? 'FULL' : 'NORMAL'}`);
     this.migrate();
     this.stmts = this.prepare();
   }
@@ -115,7 +117,9 @@ export class Outbox {
   private migrate(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
-      throw new Error(`${this.path} was written by a newer roomcount (schema ${version} > ${SCHEMA_VERSION})`);
+      throw new Error(
+        `${this.path} was written by a newer roomcount (schema ${version} > ${SCHEMA_VERSION})`,
+      );
     }
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS pending (
@@ -149,7 +153,9 @@ export class Outbox {
       insert: db.prepare(
         'INSERT OR IGNORE INTO pending (event_id, room_id, body, created_at, attempts) VALUES (?, ?, ?, ?, 0)',
       ),
-      peek: db.prepare('SELECT seq, event_id, room_id, body, created_at, attempts FROM pending ORDER BY seq LIMIT ?'),
+      peek: db.prepare(
+        'SELECT seq, event_id, room_id, body, created_at, attempts FROM pending ORDER BY seq LIMIT ?',
+      ),
       remove: db.prepare('DELETE FROM pending WHERE seq = ?'),
       attempt: db.prepare('UPDATE pending SET attempts = attempts + 1 WHERE seq = ?'),
       dead: db.prepare(
@@ -176,7 +182,8 @@ export class Outbox {
     const tx = this.db.transaction(() => {
       let added = 0;
       for (const { event, roomId } of items) {
-        if (typeof event?.eventId !== 'string' || event.eventId === '') throw new Error('event has no eventId');
+        if (typeof event?.eventId !== 'string' || event.eventId === '')
+          throw new Error('event has no eventId');
         added += this.stmts.insert.run(event.eventId, roomId, JSON.stringify(event), now).changes;
       }
       return added;
@@ -229,7 +236,15 @@ export class Outbox {
       }
       for (const row of outcome.retry ?? []) this.stmts.attempt.run(row.seq);
     });
-    tx();
+    // Settling is committed without its own fsync (synchronous = NORMAL for this transaction): losing it to a
+    // power cut only means those events are sent again, with the same eventId. The next insert's FULL commit syncs
+    // the WAL, this transaction included. Inserts (the only copy of an event) always get FULL.
+    if (this.fullSync) this.db.pragma('synchronous = NORMAL');
+    try {
+      tx();
+    } finally {
+      if (this.fullSync) this.db.pragma('synchronous = FULL');
+    }
   }
 
   pendingCount(): number {
@@ -318,7 +333,10 @@ export function retryDeadLetters(stateDir: string, opts: { roomId?: string } = {
 }
 
 /** Dead letters for display (`roomcount outbox` may list them). */
-export function listDeadLetters(stateDir: string, opts: { roomId?: string; limit?: number } = {}): DeadLetterRow[] {
+export function listDeadLetters(
+  stateDir: string,
+  opts: { roomId?: string; limit?: number } = {},
+): DeadLetterRow[] {
   if (!existsSync(outboxPath(stateDir))) return [];
   const outbox = Outbox.open(stateDir);
   try {

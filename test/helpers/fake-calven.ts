@@ -11,7 +11,10 @@ import type { AddressInfo } from 'node:net';
  */
 
 export const TEST_HMAC = { apiKey: 'rc-test-key-5f2a', apiSecret: 'rc-test-SECRET-hmac-9d41c7e0' } as const;
-export const TEST_OAUTH = { clientId: 'rc-test-client-77b1', clientSecret: 'rc-test-SECRET-oauth-3e8a5b12' } as const;
+export const TEST_OAUTH = {
+  clientId: 'rc-test-client-77b1',
+  clientSecret: 'rc-test-SECRET-oauth-3e8a5b12',
+} as const;
 
 const LOCATION_TYPES = new Set(['level', 'location', 'place', 'space', 'zone']);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -174,7 +177,10 @@ export class FakeCalven {
   private json(res: ServerResponse, status: number, body: Json, rec?: RecordedRequest): void {
     if (rec) rec.status = status;
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+    });
     res.end(text);
   }
 
@@ -260,7 +266,8 @@ export class FakeCalven {
     } catch {
       throw new BadRequest('body is not valid JSON');
     }
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new BadRequest('body must be a JSON object');
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      throw new BadRequest('body must be a JSON object');
     return v as Json;
   }
 
@@ -275,7 +282,8 @@ export class FakeCalven {
   }
 
   private authHmac(req: IncomingMessage, res: ServerResponse, text: string, rec: RecordedRequest): void {
-    const fail = (status: number, message: string) => this.json(res, status, { authenticated: false, message }, rec);
+    const fail = (status: number, message: string) =>
+      this.json(res, status, { authenticated: false, message }, rec);
     if (!this.isJson(req)) return fail(415, 'Content-Type must be application/json');
     let body: Json;
     try {
@@ -284,9 +292,11 @@ export class FakeCalven {
       return fail(400, (err as Error).message);
     }
     const keys = Object.keys(body).sort().join(',');
-    if (keys !== 'apiKey,hash,timestamp') return fail(400, `expected exactly apiKey, timestamp, hash; got ${keys}`);
+    if (keys !== 'apiKey,hash,timestamp')
+      return fail(400, `expected exactly apiKey, timestamp, hash; got ${keys}`);
     const { apiKey, timestamp, hash } = body;
-    if (typeof apiKey !== 'string' || typeof hash !== 'string') return fail(400, 'apiKey and hash must be strings');
+    if (typeof apiKey !== 'string' || typeof hash !== 'string')
+      return fail(400, 'apiKey and hash must be strings');
     if (typeof timestamp !== 'number' || !Number.isInteger(timestamp)) {
       return fail(400, 'timestamp must be an integer (unix seconds)');
     }
@@ -304,7 +314,8 @@ export class FakeCalven {
   }
 
   private authOauth(req: IncomingMessage, res: ServerResponse, text: string, rec: RecordedRequest): void {
-    if (!this.isJson(req)) return this.json(res, 415, { message: 'Content-Type must be application/json' }, rec);
+    if (!this.isJson(req))
+      return this.json(res, 415, { message: 'Content-Type must be application/json' }, rec);
     let body: Json;
     try {
       body = this.parseObject(text);
@@ -312,8 +323,17 @@ export class FakeCalven {
       return this.json(res, 400, { message: (err as Error).message }, rec);
     }
     const keys = Object.keys(body).sort().join(',');
-    if (keys !== 'client_id,client_secret' || typeof body.client_id !== 'string' || typeof body.client_secret !== 'string') {
-      return this.json(res, 400, { message: `expected client_id and client_secret strings; got ${keys}` }, rec);
+    if (
+      keys !== 'client_id,client_secret' ||
+      typeof body.client_id !== 'string' ||
+      typeof body.client_secret !== 'string'
+    ) {
+      return this.json(
+        res,
+        400,
+        { message: `expected client_id and client_secret strings; got ${keys}` },
+        rec,
+      );
     }
     if (body.client_id !== this.oauth.clientId || body.client_secret !== this.oauth.clientSecret) {
       return this.json(res, 401, { message: 'invalid_client' }, rec);
@@ -323,7 +343,11 @@ export class FakeCalven {
       this.json(
         res,
         200,
-        { access_token: token, token_type: 'Bearer', expires_in: Math.round((expiresAtMs - Date.now()) / 1000) },
+        {
+          access_token: token,
+          token_type: 'Bearer',
+          expires_in: Math.round((expiresAtMs - Date.now()) / 1000),
+        },
         rec,
       );
     } else {
@@ -335,9 +359,11 @@ export class FakeCalven {
     const auth = req.headers.authorization ?? '';
     const m = /^Bearer (\S+)$/.exec(auth);
     const expiresAt = m ? this.tokens.get(m[1] ?? '') : undefined;
-    if (expiresAt === undefined) return this.json(res, 401, { message: 'Unauthorized: missing or unknown token' }, rec);
+    if (expiresAt === undefined)
+      return this.json(res, 401, { message: 'Unauthorized: missing or unknown token' }, rec);
     if (Date.now() >= expiresAt) return this.json(res, 401, { message: 'Unauthorized: token expired' }, rec);
-    if (!this.isJson(req)) return this.json(res, 415, { message: 'Content-Type must be application/json' }, rec);
+    if (!this.isJson(req))
+      return this.json(res, 415, { message: 'Content-Type must be application/json' }, rec);
 
     let body: Json;
     let events: Json[];
@@ -371,8 +397,10 @@ export class FakeCalven {
 /** The documented body, exactly; throws BadRequest naming the first problem. */
 function validateOccupancyBody(body: Json): Json[] {
   const keys = Object.keys(body).sort().join(',');
-  if (keys !== 'occupancyEvents,sourceId') throw new BadRequest(`expected exactly sourceId and occupancyEvents; got ${keys}`);
-  if (typeof body.sourceId !== 'string' || body.sourceId === '') throw new BadRequest('sourceId must be a non-empty string');
+  if (keys !== 'occupancyEvents,sourceId')
+    throw new BadRequest(`expected exactly sourceId and occupancyEvents; got ${keys}`);
+  if (typeof body.sourceId !== 'string' || body.sourceId === '')
+    throw new BadRequest('sourceId must be a non-empty string');
   const events = body.occupancyEvents;
   if (!Array.isArray(events) || events.length < 1 || events.length > 100) {
     throw new BadRequest('occupancyEvents must be an array of 1..100 events');
@@ -380,18 +408,22 @@ function validateOccupancyBody(body: Json): Json[] {
   const seen = new Set<string>();
   events.forEach((e: unknown, i) => {
     const at = `occupancyEvents[${i}]`;
-    if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new BadRequest(`${at} must be an object`);
+    if (typeof e !== 'object' || e === null || Array.isArray(e))
+      throw new BadRequest(`${at} must be an object`);
     const ev = e as Json;
-    for (const k of Object.keys(ev)) if (!EVENT_KEYS.has(k)) throw new BadRequest(`${at}.${k} is not a known field`);
+    for (const k of Object.keys(ev))
+      if (!EVENT_KEYS.has(k)) throw new BadRequest(`${at}.${k} is not a known field`);
     const ts = ev.timestamp;
     if (typeof ts !== 'string' || !ISO_UTC.test(ts) || !Number.isFinite(Date.parse(ts))) {
       throw new BadRequest(`${at}.timestamp must be ISO-8601 UTC ending in Z`);
     }
-    if (typeof ev.locationId !== 'string' || ev.locationId === '') throw new BadRequest(`${at}.locationId is required`);
+    if (typeof ev.locationId !== 'string' || ev.locationId === '')
+      throw new BadRequest(`${at}.locationId is required`);
     if (typeof ev.locationType !== 'string' || !LOCATION_TYPES.has(ev.locationType)) {
       throw new BadRequest(`${at}.locationType must be level, location, place, space or zone`);
     }
-    if (typeof ev.eventId !== 'string' || !UUID.test(ev.eventId)) throw new BadRequest(`${at}.eventId must be a UUID`);
+    if (typeof ev.eventId !== 'string' || !UUID.test(ev.eventId))
+      throw new BadRequest(`${at}.eventId must be a UUID`);
     if (seen.has(ev.eventId.toLowerCase())) throw new BadRequest(`${at}.eventId is repeated in the request`);
     seen.add(ev.eventId.toLowerCase());
     if (typeof ev.occupied !== 'boolean') throw new BadRequest(`${at}.occupied must be a boolean`);
