@@ -95,6 +95,10 @@ program
   .addOption(new Option('--model <name>', "detector model instead of the config's").choices(MODELS))
   .option('--model-path <path>', 'model file or folder for --model (yolox_nano.onnx, coco-ssd folder)')
   .option('--min-score <score>', "detector minScore instead of the config's (0..1)", parseScore)
+  .option(
+    '--full-res',
+    "detect on full-size images (default: scaled to the detector's input box, as the camera does)",
+  )
   .action(
     withConfigErrors(
       async (
@@ -106,6 +110,7 @@ program
           model?: string;
           modelPath?: string;
           minScore?: number;
+          fullRes?: boolean;
         },
       ) => {
         const config = opts.config ? readConfig(opts.config) : undefined;
@@ -116,6 +121,7 @@ program
           model: opts.model,
           modelPath: opts.modelPath,
           minScore: opts.minScore,
+          fullResolution: opts.fullRes ?? false,
         });
       },
     ),
@@ -132,6 +138,10 @@ program
   .option('--model-path <path>', 'model file or folder for --model (yolox_nano.onnx, coco-ssd folder)')
   .option('--min-score <score>', "detector minScore instead of the config's (0..1)", parseScore)
   .option('--sweep', 'also score at minScore 0.20, 0.25 ... 0.60 (one detector run)')
+  .option(
+    '--full-res',
+    "detect on full-size images (default: scaled to the detector's input box, as the camera does)",
+  )
   .action(
     withConfigErrors(
       async (opts: {
@@ -143,6 +153,7 @@ program
         modelPath?: string;
         minScore?: number;
         sweep?: boolean;
+        fullRes?: boolean;
       }) => {
         const config = opts.config ? readConfig(opts.config) : undefined;
         await evalDataset({
@@ -154,6 +165,7 @@ program
           modelPath: opts.modelPath,
           minScore: opts.minScore,
           sweep: opts.sweep ?? false,
+          fullResolution: opts.fullRes ?? false,
         });
       },
     ),

@@ -104,6 +104,7 @@ describe('parseConfig: valid configs', () => {
             [0, 1],
           ],
           exclude: [],
+          anchor: 'bottom-center',
         },
       },
     ]);
@@ -129,7 +130,9 @@ describe('parseConfig: valid configs', () => {
       http: { port: 9464 },
     });
     expect(cfg.rooms[0]).toMatchObject({ sampleFps: 1, windowSeconds: 10, heartbeatSeconds: 0 });
-    expect(cfg.rooms[0]?.region).toEqual({ exclude: [] });
+    expect(cfg.rooms[0]?.region).toEqual({ exclude: [], anchor: 'bottom-center' });
+    expect(cfg.rooms[0]).not.toHaveProperty('minBoxArea');
+    expect(cfg.rooms[0]).not.toHaveProperty('maxBoxArea');
   });
 
   it('merges defaults into rooms: own values win, mappings merge by key, lists are replaced', () => {
@@ -169,6 +172,7 @@ describe('parseConfig: valid configs', () => {
         [0.1, 0],
         [0, 0.1],
       ],
+      anchor: 'bottom-center',
     });
     expect(b).toMatchObject({ sampleFps: 2, locationType: 'place' });
     expect(b?.camera).toMatchObject({ url: 'b.mp4', transport: 'udp', loop: false });
@@ -440,5 +444,94 @@ describe('maskConfig', () => {
     );
     expect(JSON.stringify(maskConfig(cfg))).not.toContain('shh-secret');
     expect(maskConfig(cfg)).toMatchObject({ calven: { auth: { clientId: 'id', clientSecret: '***' } } });
+  });
+});
+
+describe('detection keys: detector.sha256/base, region.anchor, minBoxArea/maxBoxArea', () => {
+  it('accepts them, in rooms and under defaults, and normalises the sha256 to lower case', () => {
+    const cfg = parseConfig(
+      yml`
+        sink: stdout
+        detector:
+          model: yolox-nano
+          modelPath: ./models/yolox_nano.onnx
+          sha256: 695E750A5D5754BB5A8D5325643B59282191A7E7A564E435A415FD3C578EAB14
+        defaults:
+          locationType: space
+          minBoxArea: 0.001
+          region: { anchor: center }
+        rooms:
+          - { id: a, locationId: A, camera: { url: a.mp4 }, maxBoxArea: 0.5, minScore: 0.4 }
+          - { id: b, locationId: B, camera: { url: b.mp4 }, region: { anchor: bottom-center } }
+      `,
+      'rooms.yaml',
+      {},
+    );
+    expect(cfg.detector.sha256).toBe('695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14');
+    const [a, b] = cfg.rooms;
+    expect(a).toMatchObject({
+      minBoxArea: 0.001,
+      maxBoxArea: 0.5,
+      minScore: 0.4,
+      region: { anchor: 'center' },
+    });
+    expect(b).toMatchObject({ minBoxArea: 0.001, region: { anchor: 'bottom-center', exclude: [] } });
+    expect(b).not.toHaveProperty('maxBoxArea');
+  });
+
+  it('accepts a coco-ssd base', () => {
+    const cfg = parseConfig(
+      `sink: stdout\ndetector: { model: coco-ssd, base: mobilenet_v2, modelPath: ./m }\nrooms:\n` +
+        `  - { id: r, locationId: L, locationType: space, camera: { url: x.mp4 } }\n`,
+      'rooms.yaml',
+      {},
+    );
+    expect(cfg.detector).toEqual({
+      model: 'coco-ssd',
+      base: 'mobilenet_v2',
+      modelPath: './m',
+      minScore: 0.3,
+    });
+  });
+
+  const room = '  - { id: r, locationId: L, locationType: space, camera: { url: x.mp4 }';
+  it('rejects bad values with their place in the YAML', () => {
+    expect(
+      problems(
+        `sink: stdout\ndetector: { model: yolox-nano, sha256: abc }\nrooms:\n` +
+          `${room}, minBoxArea: 1.5, region: { anchor: feet } }\n`,
+      ),
+    ).toEqual([
+      { line: 2, col: 40, path: 'detector.sha256', message: 'expected 64 hex digits' },
+      { line: 4, col: 86, path: 'rooms[0].minBoxArea', message: 'must be at most 1' },
+      {
+        line: 4,
+        col: 109,
+        path: 'rooms[0].region.anchor',
+        message: 'expected one of bottom-center, center; got string "feet"',
+      },
+    ]);
+  });
+
+  it('rejects minBoxArea above maxBoxArea, and keys of another model', () => {
+    const found = problems(
+      `sink: stdout\ndetector: { model: centernet, base: mobilenet_v1, sha256: ${'a'.repeat(64)} }\nrooms:\n` +
+        `${room}, minBoxArea: 0.2, maxBoxArea: 0.1 }\n`,
+    );
+    expect(found.map((p) => [p.path, p.message])).toEqual([
+      ['detector.base', 'detector.base applies to coco-ssd only (model is "centernet")'],
+      ['detector.sha256', 'detector.sha256 applies to yolox-nano only (model is "centernet")'],
+      ['rooms[0].maxBoxArea', 'maxBoxArea (0.1) is below minBoxArea (0.2): no person could count'],
+    ]);
+  });
+
+  it('rejects coco-ssd with both modelPath and modelUrl', () => {
+    const found = problems(
+      `sink: stdout\ndetector: { model: coco-ssd, modelPath: ./m, modelUrl: "https://example.com/model.json" }\n` +
+        `rooms:\n${room} }\n`,
+    );
+    expect(found.map((p) => p.message)).toEqual([
+      'set either detector.modelPath or detector.modelUrl, not both',
+    ]);
   });
 });

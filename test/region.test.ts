@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { filterByRegion, pointInPolygon, toPolygons, type Polygon } from '../src/count/region.js';
+import {
+  filterByRegion,
+  peopleInRoom,
+  pointInPolygon,
+  roomFilterFrom,
+  toPolygons,
+  wholeFrameFilter,
+  type Polygon,
+  type RoomFilter,
+} from '../src/count/region.js';
 import type { Detection } from '../src/detect/detector.js';
 
 // A "U" shape: concave, open at the top between x 0.4..0.6.
@@ -90,5 +99,151 @@ describe('toPolygons', () => {
     expect(toPolygons([U, U])).toEqual([U, U]);
     expect(toPolygons(undefined)).toEqual([]);
     expect(toPolygons([])).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// peopleInRoom: the whole per-room filter (score, box area, region with anchor).
+
+const square = (x1: number, y1: number, x2: number, y2: number): Polygon => [
+  [x1, y1],
+  [x2, y1],
+  [x2, y2],
+  [x1, y2],
+];
+
+/** A box from its normalised anchor-relevant corners on a 1000 x 500 frame. */
+const FRAME = { width: 1000, height: 500 };
+const box = (x1: number, y1: number, x2: number, y2: number, score = 0.9): Detection => ({
+  score,
+  box: [x1 * 1000, y1 * 500, x2 * 1000, y2 * 500],
+});
+const filter = (f: Partial<RoomFilter> & Pick<RoomFilter, 'region'>): RoomFilter => ({
+  minScore: 0.3,
+  anchor: 'bottom-center',
+  ...f,
+});
+
+describe('peopleInRoom: anchors on polygons with holes', () => {
+  // A room (0.1..0.9 square) with a hole (0.4..0.6 square: a pillar, a glass box, a TV) inside it.
+  const region = { include: [square(0.1, 0.1, 0.9, 0.9)], exclude: [square(0.4, 0.4, 0.6, 0.6)] };
+
+  it('counts feet in the ring and drops feet in the hole or outside the room', () => {
+    const people = [
+      box(0.15, 0.2, 0.25, 0.5), // feet (0.2, 0.5): in the ring
+      box(0.45, 0.2, 0.55, 0.5), // feet (0.5, 0.5): in the hole
+      box(0.45, 0.55, 0.55, 0.8), // feet (0.5, 0.8): in the ring, below the hole
+      box(0.85, 0.5, 0.95, 0.95), // feet (0.9, 0.95): outside the room
+    ];
+    expect(peopleInRoom(people, filter({ region }), FRAME)).toEqual([people[0], people[2]]);
+  });
+
+  it('uses the box centre with anchor "center": a box whose feet are in the ring but centre in the hole', () => {
+    const d = box(0.45, 0.3, 0.55, 0.7); // centre (0.5, 0.5) in the hole, feet (0.5, 0.7) in the ring
+    expect(peopleInRoom([d], filter({ region }), FRAME)).toEqual([d]);
+    expect(peopleInRoom([d], filter({ region, anchor: 'center' }), FRAME)).toEqual([]);
+  });
+
+  it('handles a hole shaped as a concave polygon (an L) and several include polygons', () => {
+    const L: Polygon = [
+      [0.3, 0.3],
+      [0.5, 0.3],
+      [0.5, 0.5],
+      [0.7, 0.5],
+      [0.7, 0.7],
+      [0.3, 0.7],
+    ];
+    const twoRooms = { include: [square(0, 0, 0.8, 0.8), square(0.85, 0, 1, 1)], exclude: [L] };
+    const people = [
+      box(0.35, 0.2, 0.45, 0.4), // feet (0.4, 0.4): in the L's vertical bar
+      box(0.55, 0.2, 0.65, 0.4), // feet (0.6, 0.4): in the L's notch → counts
+      box(0.55, 0.4, 0.65, 0.6), // feet (0.6, 0.6): in the L's foot
+      box(0.88, 0.5, 0.98, 0.9), // feet (0.93, 0.9): in the second include polygon
+      box(0.8, 0.5, 0.84, 0.9), // feet (0.82, 0.9): between the include polygons
+    ];
+    expect(peopleInRoom(people, filter({ region: twoRooms }), FRAME)).toEqual([people[1], people[3]]);
+  });
+
+  it('respects a concave include polygon (a U-shaped room) with either anchor', () => {
+    const people = [box(0.45, 0.2, 0.55, 0.5), box(0.15, 0.2, 0.25, 0.5)]; // feet in the notch / in an arm
+    const region2 = { include: [U], exclude: [] };
+    expect(peopleInRoom(people, filter({ region: region2 }), FRAME)).toEqual([people[1]]);
+    // Centres (0.5, 0.35) and (0.2, 0.35): same answer.
+    expect(peopleInRoom(people, filter({ region: region2, anchor: 'center' }), FRAME)).toEqual([people[1]]);
+  });
+});
+
+describe('peopleInRoom: score and box-area filters', () => {
+  const whole = { include: [], exclude: [] };
+
+  it('keeps scores at or above minScore (NaN never counts)', () => {
+    const people = [box(0, 0, 0.1, 0.1, 0.29), box(0, 0, 0.1, 0.1, 0.3), box(0, 0, 0.1, 0.1, NaN)];
+    expect(peopleInRoom(people, filter({ region: whole }), FRAME)).toEqual([people[1]]);
+  });
+
+  it('keeps boxes whose area fraction is within [minBoxArea, maxBoxArea], bounds included', () => {
+    const tiny = box(0, 0, 0.05, 0.1); // 0.005 of the frame
+    const small = box(0, 0, 0.1, 0.1); // 0.01
+    const medium = box(0, 0, 0.4, 0.5); // 0.2
+    const huge = box(0, 0, 0.9, 1); // 0.9
+    const people = [tiny, small, medium, huge];
+    expect(peopleInRoom(people, filter({ region: whole, minBoxArea: 0.01 }), FRAME)).toEqual([
+      small,
+      medium,
+      huge,
+    ]);
+    expect(peopleInRoom(people, filter({ region: whole, maxBoxArea: 0.2 }), FRAME)).toEqual([
+      tiny,
+      small,
+      medium,
+    ]);
+    expect(
+      peopleInRoom(people, filter({ region: whole, minBoxArea: 0.006, maxBoxArea: 0.5 }), FRAME),
+    ).toEqual([small, medium]);
+  });
+
+  it('measures box area against the frame it is given (fractions, so any frame size works)', () => {
+    const d: Detection = { score: 0.9, box: [0, 0, 10, 10] }; // 100 px²
+    const f = filter({ region: whole, minBoxArea: 0.01 });
+    expect(peopleInRoom([d], f, { width: 100, height: 100 })).toHaveLength(1); // 1 %
+    expect(peopleInRoom([d], f, { width: 200, height: 100 })).toHaveLength(0); // 0.5 %
+  });
+
+  it('applies every filter together and keeps the input order', () => {
+    const region = { include: [square(0, 0, 0.5, 1)], exclude: [] };
+    const people = [
+      box(0.1, 0.1, 0.3, 0.6, 0.8), // counts
+      box(0.1, 0.1, 0.3, 0.6, 0.2), // score too low
+      box(0.6, 0.1, 0.8, 0.6, 0.9), // outside the region
+      box(0.2, 0.5, 0.21, 0.52, 0.9), // too small
+      box(0.0, 0.4, 0.2, 0.9, 0.7), // counts
+    ];
+    const f = filter({ region, minScore: 0.5, minBoxArea: 0.001 });
+    expect(peopleInRoom(people, f, FRAME)).toEqual([people[0], people[4]]);
+  });
+
+  it('wholeFrameFilter keeps everything above the score', () => {
+    const people = [box(0, 0, 1, 1), box(0.99, 0.99, 1, 1, 0.31), box(0, 0, 0.1, 0.1, 0.1)];
+    expect(peopleInRoom(people, wholeFrameFilter(0.3), FRAME)).toEqual([people[0], people[1]]);
+  });
+});
+
+describe('roomFilterFrom', () => {
+  const region = { include: U, exclude: [square(0.4, 0.4, 0.6, 0.6)], anchor: 'center' as const };
+
+  it('builds the filter from a room config', () => {
+    expect(roomFilterFrom({ minScore: 0.5, minBoxArea: 0.01, maxBoxArea: 0.4, region }, 0.3)).toEqual({
+      minScore: 0.5,
+      minBoxArea: 0.01,
+      maxBoxArea: 0.4,
+      region: { include: [U], exclude: [square(0.4, 0.4, 0.6, 0.6)] },
+      anchor: 'center',
+    });
+  });
+
+  it('a room minScore only raises the detector one; anchor defaults to bottom-center', () => {
+    const f = roomFilterFrom({ minScore: 0.2, region: { exclude: [] } }, 0.3);
+    expect(f).toEqual({ minScore: 0.3, region: { include: [], exclude: [] }, anchor: 'bottom-center' });
+    expect(roomFilterFrom({ region: { exclude: [] } }, 0.35).minScore).toBe(0.35);
   });
 });

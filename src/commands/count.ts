@@ -1,14 +1,17 @@
 import type { Config } from '../config/schema.js';
 import { peopleInRoom, roomFilterFrom, wholeFrameFilter } from '../count/region.js';
 import { createDetector } from '../detect/index.js';
-import { readImageFrame } from '../image.js';
+import { fitFrame, readImageFrame } from '../image.js';
+import type { Detection } from '../detect/detector.js';
 import { createLogger } from '../log.js';
-import { detectorConfigFrom, type DetectorOverrides } from './detector-options.js';
+import { checkModelPath, detectorConfigFrom, type DetectorOverrides } from './detector-options.js';
 
 export interface CountOptions extends DetectorOverrides {
   config: Config | undefined;
   roomId: string | undefined;
   json: boolean;
+  /** Detect on the full-size image instead of scaling it to the detector's input box as the camera does. */
+  fullResolution?: boolean;
   out?: NodeJS.WritableStream;
 }
 
@@ -16,6 +19,7 @@ export interface CountOptions extends DetectorOverrides {
 export async function countImages(files: string[], opts: CountOptions): Promise<void> {
   const out = opts.out ?? process.stdout;
   const detectorConfig = detectorConfigFrom(opts.config, opts);
+  checkModelPath(detectorConfig);
   let filter = wholeFrameFilter(detectorConfig.minScore);
   if (opts.roomId !== undefined) {
     const room = opts.config?.rooms.find((r) => r.id === opts.roomId);
@@ -28,8 +32,13 @@ export async function countImages(files: string[], opts: CountOptions): Promise<
   );
   try {
     for (const file of files) {
-      const frame = await readImageFrame(file);
-      const people = peopleInRoom(await detector.detect(frame), filter, frame);
+      const image = await readImageFrame(file);
+      // Like `roomcount run`: the detector sees the picture scaled to its input box; boxes are reported in
+      // the image's own pixels.
+      const frame = opts.fullResolution ? image : await fitFrame(image, detector.inputSize);
+      const people = peopleInRoom(await detector.detect(frame), filter, frame).map((d) =>
+        scaleBox(d, image.width / frame.width, image.height / frame.height),
+      );
       if (opts.json) {
         const detections = people.map((d) => ({
           score: round(d.score, 3),
@@ -43,6 +52,12 @@ export async function countImages(files: string[], opts: CountOptions): Promise<
   } finally {
     await detector.dispose();
   }
+}
+
+function scaleBox(d: Detection, sx: number, sy: number): Detection {
+  if (sx === 1 && sy === 1) return d;
+  const [x1, y1, x2, y2] = d.box;
+  return { score: d.score, box: [x1 * sx, y1 * sy, x2 * sx, y2 * sy] };
 }
 
 function round(value: number, digits: number): number {

@@ -38,6 +38,15 @@ export function detectorConfigFrom(config: Config | undefined, o: DetectorOverri
   return cfg;
 }
 
+/** On the command line, a missing yolox-nano path is better explained by naming the flag as well as the key. */
+export function checkModelPath(cfg: DetectorConfig): void {
+  if (cfg.model === 'yolox-nano' && !cfg.modelPath) {
+    throw new Error(
+      'yolox-nano needs the path of yolox_nano.onnx: pass --model-path FILE or set detector.modelPath',
+    );
+  }
+}
+
 /** Where tests and benchmarks look for YOLOX-Nano when nothing is configured (the team's shared copy). */
 export const SHARED_YOLOX_PATH = '../shared/models/yolox_nano.onnx';
 

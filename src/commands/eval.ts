@@ -1,13 +1,13 @@
-import type { Config, DetectorConfig } from '../config/schema.js';
+import type { Config } from '../config/schema.js';
 import { peopleInRoom, roomFilterFrom, wholeFrameFilter, type RoomFilter } from '../count/region.js';
 import type { Detection } from '../detect/detector.js';
 import { createDetector } from '../detect/index.js';
 import { readDataset, type Dataset } from '../eval/dataset.js';
 import { countMetrics, timingStats, type CountMetrics } from '../eval/metrics.js';
 import { Progress, type ProgressStream } from '../eval/progress.js';
-import { readImageFrame } from '../image.js';
+import { fitFrame, readImageFrame } from '../image.js';
 import { createLogger } from '../log.js';
-import { detectorConfigFrom, type DetectorOverrides } from './detector-options.js';
+import { checkModelPath, detectorConfigFrom, type DetectorOverrides } from './detector-options.js';
 
 /** Thresholds `--sweep` scores at (the detector runs once, at the lowest). */
 export const SWEEP_SCORES = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6] as const;
@@ -20,6 +20,11 @@ export interface EvalOptions extends DetectorOverrides {
   verbose?: boolean;
   /** Also score at every SWEEP_SCORES threshold. */
   sweep?: boolean;
+  /**
+   * Give the detector the images at full size. Default: scaled to fit the detector's input box first, as the
+   * camera pipeline (ffmpeg) does for `roomcount run`, so the numbers describe the running service.
+   */
+  fullResolution?: boolean;
   out?: NodeJS.WritableStream;
   err?: ProgressStream;
 }
@@ -34,7 +39,7 @@ export interface EvalImageResult {
 
 export interface EvalResult {
   dataset: Dataset;
-  detector: { model: string; backend: string; minScore: number };
+  detector: { model: string; backend: string; minScore: number; input: string };
   metrics: CountMetrics;
   images: EvalImageResult[];
   /** detect() time per image. */
@@ -75,7 +80,8 @@ export async function evalDataset(opts: EvalOptions): Promise<EvalResult> {
   const raw: { detections: Detection[]; frame: { width: number; height: number } }[] = [];
   try {
     for (const item of dataset.items) {
-      const frame = await readImageFrame(item.path, process.env.RC_FIT ? { fit: detector.inputSize } : {});
+      const image = await readImageFrame(item.path);
+      const frame = opts.fullResolution ? image : await fitFrame(image, detector.inputSize);
       const started = performance.now();
       const detections = await detector.detect(frame);
       const ms = performance.now() - started;
@@ -106,7 +112,14 @@ export async function evalDataset(opts: EvalOptions): Promise<EvalResult> {
   }));
   const result: EvalResult = {
     dataset,
-    detector: { model: detector.model, backend: detector.backend, minScore: filter.minScore },
+    detector: {
+      model: detector.model,
+      backend: detector.backend,
+      minScore: filter.minScore,
+      input: opts.fullResolution
+        ? 'full-size images'
+        : `images scaled to fit ${detector.inputSize.width}x${detector.inputSize.height} as the camera pipeline does`,
+    },
     metrics,
     images,
     timing,
@@ -114,15 +127,6 @@ export async function evalDataset(opts: EvalOptions): Promise<EvalResult> {
   };
   out.write(formatEval(result, opts.verbose ?? false));
   return result;
-}
-
-/** Without a model path the yolox-nano error would talk about YAML; on the command line, say which flag. */
-function checkModelPath(cfg: DetectorConfig): void {
-  if (cfg.model === 'yolox-nano' && !cfg.modelPath) {
-    throw new Error(
-      'yolox-nano needs the path of yolox_nano.onnx: pass --model-path FILE or set detector.modelPath',
-    );
-  }
 }
 
 export function formatEval(r: EvalResult, verbose: boolean): string {
@@ -148,7 +152,7 @@ export function formatEval(r: EvalResult, verbose: boolean): string {
       : 'no details.csv';
   lines.push(
     `dataset   ${d.dir}: ${d.items.length + d.excluded.length} images in counts.csv, ${excluded}`,
-    `model     ${r.detector.model} (${r.detector.backend}), minScore ${r.detector.minScore}`,
+    `model     ${r.detector.model} (${r.detector.backend}), minScore ${r.detector.minScore}; ${r.detector.input}`,
     `n         ${m.n}`,
     `MAE       ${m.mae.toFixed(3)}`,
     `bias      ${signed(m.bias)}  (mean of predicted - true; ${m.predictedTotal} found, ${m.truthTotal} true)`,

@@ -177,7 +177,7 @@ async function download(url: string, timeoutMs: number): Promise<Uint8Array> {
     res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
   } catch (err) {
     const cause = (err as { cause?: { message?: string; code?: string } }).cause;
-    const why = cause?.code ?? cause?.message ?? (err as Error).message;
+    const why = cause?.message ?? cause?.code ?? (err as Error).message;
     throw new Error(`GET ${redactUrl(url)} failed: ${why}`, { cause: err });
   }
   if (!res.ok) throw new Error(`GET ${redactUrl(url)}: HTTP ${res.status} ${res.statusText}`);

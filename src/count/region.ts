@@ -1,4 +1,3 @@
-import type { RoomConfig } from '../config/schema.js';
 import type { Detection } from '../detect/detector.js';
 
 /** Normalised [x, y] in 0..1. */
@@ -70,10 +69,13 @@ export interface RoomFilter {
   anchor: Anchor;
 }
 
-/** The room keys roomFilterFrom reads (a parsed room, or anything shaped like it). */
-export type RoomFilterConfig = Pick<RoomConfig, 'minScore' | 'minBoxArea' | 'maxBoxArea'> & {
-  region: Pick<RoomConfig['region'], 'include' | 'exclude'> & { anchor?: Anchor };
-};
+/** The room keys roomFilterFrom reads: a parsed room (RoomConfig), or anything shaped like it. */
+export interface RoomFilterConfig {
+  minScore?: number;
+  minBoxArea?: number;
+  maxBoxArea?: number;
+  region: { include?: Polygon | readonly Polygon[]; exclude?: Polygon | readonly Polygon[]; anchor?: Anchor };
+}
 
 /**
  * A room's filter from its configuration. The room's own `minScore` can only raise the detector's: the
