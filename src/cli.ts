@@ -4,8 +4,8 @@ import { Command, Option } from 'commander';
 import { loadConfig, ConfigError, maskConfig } from './config/load.js';
 import { resolveConfigPaths } from './config/paths.js';
 import type { Config } from './config/schema.js';
-import { createLogger } from './log.js';
-import { startService } from './service.js';
+import { runService } from './commands/run.js';
+import { outboxCommand } from './commands/outbox.js';
 import { countImages } from './commands/count.js';
 import { bench } from './commands/bench.js';
 import { parseScore } from './commands/detector-options.js';
@@ -37,6 +37,20 @@ function withConfigErrors<A extends unknown[]>(
   };
 }
 
+/** Options shared by count and eval: which detector, and how images are fed to it. */
+function withDetectorOptions(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', "YAML configuration file (detector; with --room, that room's filter)")
+    .option('--room <id>', "apply this room's region, box-area limits and minScore")
+    .addOption(new Option('--model <name>', "detector model instead of the config's").choices(MODELS))
+    .option('--model-path <path>', 'model file or folder for --model (yolox_nano.onnx, coco-ssd folder)')
+    .option('--min-score <score>', "detector minScore instead of the config's (0..1)", parseScore)
+    .option(
+      '--full-res',
+      "detect on full-size images (default: scaled to the detector's input box, as the camera does)",
+    );
+}
+
 const program = new Command()
   .name('roomcount')
   .description('Counts people in meeting rooms from cameras and reports occupancy to Calven.')
@@ -44,21 +58,16 @@ const program = new Command()
 
 program
   .command('run')
-  .description('run every room until SIGTERM/SIGINT')
+  .description('run every room until SIGTERM/SIGINT; SIGHUP or a change of the file reloads the rooms')
   .requiredOption('-c, --config <file>', 'YAML configuration file')
+  .option(
+    '--shard <I/N>',
+    'run only the rooms of shard I of N (0-based), e.g. 0/3; overrides shard: in the file',
+  )
+  .option('--no-watch', 'do not reload when the config file changes (SIGHUP still reloads)')
   .action(
-    withConfigErrors(async (opts: { config: string }) => {
-      const config = readConfig(opts.config);
-      const log = createLogger();
-      const service = await startService(config, { log });
-      await new Promise<void>((resolve) => {
-        const onSignal = (signal: string) => {
-          log.info({ signal }, 'stopping');
-          process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
-          void service.stop().then(resolve);
-        };
-        process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
-      });
+    withConfigErrors(async (opts: { config: string; shard?: string; watch: boolean }) => {
+      await runService({ configFile: opts.config, readConfig, shard: opts.shard, watchConfig: opts.watch });
     }),
   );
 
@@ -85,91 +94,75 @@ program
     }),
   );
 
-program
-  .command('count')
-  .description('count people in image files with the configured detector')
-  .argument('<images...>', 'image files (jpg, png, webp)')
-  .option('-c, --config <file>', 'YAML configuration file (detector and, with --room, region)')
-  .option('--room <id>', "apply this room's region, box-area limits and minScore")
-  .addOption(new Option('--json', 'one JSON object per line'))
-  .addOption(new Option('--model <name>', "detector model instead of the config's").choices(MODELS))
-  .option('--model-path <path>', 'model file or folder for --model (yolox_nano.onnx, coco-ssd folder)')
-  .option('--min-score <score>', "detector minScore instead of the config's (0..1)", parseScore)
-  .option(
-    '--full-res',
-    "detect on full-size images (default: scaled to the detector's input box, as the camera does)",
-  )
-  .action(
-    withConfigErrors(
-      async (
-        images: string[],
-        opts: {
-          config?: string;
-          room?: string;
-          json?: boolean;
-          model?: string;
-          modelPath?: string;
-          minScore?: number;
-          fullRes?: boolean;
-        },
-      ) => {
-        const config = opts.config ? readConfig(opts.config) : undefined;
-        await countImages(images, {
-          config,
-          roomId: opts.room,
-          json: opts.json ?? false,
-          model: opts.model,
-          modelPath: opts.modelPath,
-          minScore: opts.minScore,
-          fullResolution: opts.fullRes ?? false,
-        });
-      },
-    ),
-  );
-
-program
-  .command('eval')
-  .description('count accuracy on a folder of images with counts.csv (file,person_count)')
-  .requiredOption('--dataset <dir>', 'folder with counts.csv (and optionally details.csv) and the images')
-  .option('-c, --config <file>', "YAML configuration file (detector; with --room, that room's filter)")
-  .option('--room <id>', "apply this room's region, box-area limits and minScore")
-  .option('-v, --verbose', 'also print a per-image table')
-  .addOption(new Option('--model <name>', "detector model instead of the config's").choices(MODELS))
-  .option('--model-path <path>', 'model file or folder for --model (yolox_nano.onnx, coco-ssd folder)')
-  .option('--min-score <score>', "detector minScore instead of the config's (0..1)", parseScore)
-  .option('--sweep', 'also score at minScore 0.20, 0.25 ... 0.60 (one detector run)')
-  .option(
-    '--full-res',
-    "detect on full-size images (default: scaled to the detector's input box, as the camera does)",
-  )
-  .action(
-    withConfigErrors(
-      async (opts: {
-        dataset: string;
+withDetectorOptions(
+  program
+    .command('count')
+    .description('count people in image files with the configured detector')
+    .argument('<images...>', 'image files (jpg, png, webp)')
+    .addOption(new Option('--json', 'one JSON object per line')),
+).action(
+  withConfigErrors(
+    async (
+      images: string[],
+      opts: {
         config?: string;
         room?: string;
-        verbose?: boolean;
+        json?: boolean;
         model?: string;
         modelPath?: string;
         minScore?: number;
-        sweep?: boolean;
         fullRes?: boolean;
-      }) => {
-        const config = opts.config ? readConfig(opts.config) : undefined;
-        await evalDataset({
-          dataset: opts.dataset,
-          config,
-          roomId: opts.room,
-          verbose: opts.verbose ?? false,
-          model: opts.model,
-          modelPath: opts.modelPath,
-          minScore: opts.minScore,
-          sweep: opts.sweep ?? false,
-          fullResolution: opts.fullRes ?? false,
-        });
       },
-    ),
-  );
+    ) => {
+      const config = opts.config ? readConfig(opts.config) : undefined;
+      await countImages(images, {
+        config,
+        roomId: opts.room,
+        json: opts.json ?? false,
+        model: opts.model,
+        modelPath: opts.modelPath,
+        minScore: opts.minScore,
+        fullResolution: opts.fullRes ?? false,
+      });
+    },
+  ),
+);
+
+withDetectorOptions(
+  program
+    .command('eval')
+    .description('count accuracy on a folder of images with counts.csv (file,person_count)')
+    .requiredOption('--dataset <dir>', 'folder with counts.csv (and optionally details.csv) and the images')
+    .option('-v, --verbose', 'also print a per-image table')
+    .option('--sweep', 'also score at minScore 0.20, 0.25 ... 0.60 (one detector run)'),
+).action(
+  withConfigErrors(
+    async (opts: {
+      dataset: string;
+      config?: string;
+      room?: string;
+      verbose?: boolean;
+      model?: string;
+      modelPath?: string;
+      minScore?: number;
+      sweep?: boolean;
+      fullRes?: boolean;
+    }) => {
+      const config = opts.config ? readConfig(opts.config) : undefined;
+      await evalDataset({
+        dataset: opts.dataset,
+        config,
+        roomId: opts.room,
+        verbose: opts.verbose ?? false,
+        model: opts.model,
+        modelPath: opts.modelPath,
+        minScore: opts.minScore,
+        sweep: opts.sweep ?? false,
+        fullResolution: opts.fullRes ?? false,
+      });
+    },
+  ),
+);
 
 program
   .command('bench')
@@ -200,6 +193,23 @@ program
         });
       },
     ),
+  );
+
+program
+  .command('outbox')
+  .description('show pending and dead-lettered events; --retry-dead queues dead letters again')
+  .requiredOption('-c, --config <file>', 'YAML configuration file (its stateDir)')
+  .option('--retry-dead', 'move dead-lettered events back to pending (after fixing their cause)')
+  .option('--list', 'list dead-lettered events with the reason Calven gave')
+  .option('--room <id>', 'only this room (with --retry-dead or --list)')
+  .action(
+    withConfigErrors(async (opts: { config: string; retryDead?: boolean; list?: boolean; room?: string }) => {
+      outboxCommand(readConfig(opts.config), {
+        retryDead: opts.retryDead ?? false,
+        list: opts.list ?? false,
+        room: opts.room,
+      });
+    }),
   );
 
 const models = program.command('models').description('get model weights that do not ship with roomcount');

@@ -3,7 +3,7 @@ import { FfmpegCamera, type CameraState } from './camera/ffmpeg.js';
 import type { Frame } from './camera/frame.js';
 import type { Detection } from './detect/detector.js';
 import type { DetectionQueue } from './detect/queue.js';
-import { filterByRegion, toPolygons, type Region } from './count/region.js';
+import { peopleInRoom, roomFilterFrom, type RoomFilter } from './count/region.js';
 import { CountSmoother, type CountChange } from './count/smoothing.js';
 import { buildOccupancyEvent, type OccupancyEvent } from './report/event.js';
 import type { EventSink } from './report/sink.js';
@@ -45,7 +45,7 @@ const STALE_CHECK_MS = 1000;
 export class Room {
   private readonly camera: FfmpegCamera;
   private readonly smoother: CountSmoother;
-  private readonly region: Region;
+  private readonly filter: RoomFilter;
   private readonly log: Logger;
   private lastFrameAt: number | undefined;
   private lastCount: number | undefined;
@@ -60,7 +60,7 @@ export class Room {
     private readonly deps: RoomDeps,
   ) {
     this.log = deps.log.child({ room: config.id });
-    this.region = { include: toPolygons(config.region.include), exclude: toPolygons(config.region.exclude) };
+    this.filter = roomFilterFrom(config, deps.minScore);
     this.smoother = new CountSmoother(config);
     this.camera = new FfmpegCamera({
       url: config.camera.url,
@@ -141,12 +141,7 @@ export class Room {
   }
 
   private onDetections(detections: Detection[], frame: Frame): void {
-    const minScore = Math.max(this.deps.minScore, this.config.minScore ?? 0);
-    const people = filterByRegion(
-      detections.filter((d) => d.score >= minScore),
-      this.region,
-      frame,
-    );
+    const people = peopleInRoom(detections, this.filter, frame);
     this.lastCount = people.length;
     this.log.debug({ count: people.length, detections: detections.length }, 'frame analysed');
     const change = this.smoother.push({ at: frame.capturedAt, count: people.length });

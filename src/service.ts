@@ -7,7 +7,7 @@ import { DetectionQueue } from './detect/queue.js';
 import { Room, type RoomStatus } from './room.js';
 import { StdoutSink, type EventSink } from './report/sink.js';
 import { Metrics } from './metrics.js';
-import { startHttpServer, type HttpServer } from './http.js';
+import { startHttpServer } from './http.js';
 import { inShard, type Shard } from './shard.js';
 import type { Logger } from './log.js';
 
@@ -54,7 +54,13 @@ export function createSink(config: Config, log: Logger, metrics?: Metrics): Even
         metrics.calvenRequestSeconds.observe({ endpoint: 'occupancy' }, seconds);
         if (kind === 'accepted') return;
         const error =
-          status === undefined ? 'network' : status === 401 ? 'auth' : status >= 500 ? 'http_5xx' : 'http_4xx';
+          status === undefined
+            ? 'network'
+            : status === 401
+              ? 'auth'
+              : status >= 500
+                ? 'http_5xx'
+                : 'http_4xx';
         metrics.calvenErrors.inc({ kind: error });
       },
       settled: (room, outcome) => metrics.events.inc({ room, outcome }),

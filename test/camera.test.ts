@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFfmpegArgs, classifyFailure, FfmpegCamera, type CameraState } from '../src/camera/ffmpeg.js';
 import type { Frame } from '../src/camera/frame.js';
 import { renderTestClip, tempDir } from './helpers/media.js';
+import { childrenOf } from './helpers/rtsp.js';
 
 const base = {
   transport: 'tcp' as const,
@@ -12,18 +12,6 @@ const base = {
   fit: { width: 512, height: 512 },
   watchdogSeconds: 10,
 };
-
-function childrenOf(pid: number): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return []; // pgrep exits 1 when there are none
-  }
-}
 
 describe('buildFfmpegArgs', () => {
   it('RTSP: transport, small probe, sampling and scaling to the detector box, PPM on stdout', () => {

@@ -3,7 +3,9 @@ import { redactText, redactUrl } from '../src/redact.js';
 
 describe('redactUrl / redactText', () => {
   it('hides user and password of any URL', () => {
-    expect(redactUrl('rtsp://admin:hunter22@10.0.0.5:554/stream1')).toBe('rtsp://***:***@10.0.0.5:554/stream1');
+    expect(redactUrl('rtsp://admin:hunter22@10.0.0.5:554/stream1')).toBe(
+      'rtsp://***:***@10.0.0.5:554/stream1',
+    );
     expect(redactUrl('rtsps://user@cam/x')).toBe('rtsps://***:***@cam/x');
     expect(redactUrl('rtsp://cam.local/live')).toBe('rtsp://cam.local/live');
   });

@@ -51,10 +51,13 @@ describe('service: many rooms, HTTP endpoints, reload', () => {
     renderTestClip(join(tmp.dir, 'pattern.mp4'), { width: 320, height: 240, seconds: 2 });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    service = await startService(config(tmp.dir, port, [roomYaml('keep'), roomYaml('change'), roomYaml('drop')]), {
-      log: createLogger({ destination: logs }),
-      sink: new StdoutSink('test', out),
-    });
+    service = await startService(
+      config(tmp.dir, port, [roomYaml('keep'), roomYaml('change'), roomYaml('drop')]),
+      {
+        log: createLogger({ destination: logs }),
+        sink: new StdoutSink('test', out),
+      },
+    );
     await until(() => out.text.trim().split('\n').filter(Boolean).length >= 3);
   }, 60_000);
   afterAll(async () => {

@@ -66,7 +66,9 @@ describe('CountSmoother', () => {
 
   it('mode and max smoothing', () => {
     const run = (smoothing: 'mode' | 'max' | 'median', counts: number[]) =>
-      feed(new CountSmoother({ windowSeconds: 5, heartbeatSeconds: 0, smoothing }), counts).map((c) => c.count);
+      feed(new CountSmoother({ windowSeconds: 5, heartbeatSeconds: 0, smoothing }), counts).map(
+        (c) => c.count,
+      );
     const blip = [1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1];
     expect(run('median', blip)).toEqual([1]);
     expect(run('mode', blip)).toEqual([1]);
@@ -90,7 +92,12 @@ describe('CountSmoother', () => {
   });
 
   it('empty needs a longer hold than occupied', () => {
-    const s = new CountSmoother({ windowSeconds: 1, heartbeatSeconds: 0, minStableSeconds: 1, emptyHoldSeconds: 5 });
+    const s = new CountSmoother({
+      windowSeconds: 1,
+      heartbeatSeconds: 0,
+      minStableSeconds: 1,
+      emptyHoldSeconds: 5,
+    });
     const counts = [0, 0, 1, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0];
     expect(feed(s, counts).map((c) => [c.i, c.count])).toEqual([
       [1, 0],

@@ -25,7 +25,10 @@ export class DetectionQueue {
 
   constructor(
     private readonly detector: Detector,
-    private readonly hooks: { analysed?: (roomId: string, ms: number) => void; dropped?: (roomId: string) => void } = {},
+    private readonly hooks: {
+      analysed?: (roomId: string, ms: number) => void;
+      dropped?: (roomId: string) => void;
+    } = {},
   ) {}
 
   submit(roomId: string, frame: Frame, onResult: ResultHandler, onError: ErrorHandler): void {

@@ -1,0 +1,104 @@
+/** `roomcount run` as a process: shards, reload on file change and SIGHUP, invalid reloads, clean stop. */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServiceStatus } from '../src/service.js';
+import { shardOf } from '../src/shard.js';
+import { renderTestClip, tempDir } from './helpers/media.js';
+import { freePort } from './helpers/net.js';
+
+const until = async (what: string, cond: () => boolean | Promise<boolean>, ms = 20_000) => {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+};
+
+describe('roomcount run: shards and live reload', () => {
+  const tmp = tempDir();
+  const configFile = join(tmp.dir, 'roomcount.yaml');
+  let child: ChildProcessWithoutNullStreams;
+  let stderr = '';
+  let port = 0;
+  let exitCode: number | null | undefined;
+  // Ten candidate ids; the test runs shard 1 of 2 and expects exactly the ids that hash to 1.
+  const ids = Array.from({ length: 10 }, (_, i) => `room-${i}`);
+  const inShard1 = ids.filter((id) => shardOf(id, 2) === 1);
+
+  const writeConfig = (roomIds: string[], extra = '') =>
+    writeFileSync(
+      configFile,
+      [
+        'sink: stdout',
+        `http: { port: ${port}, host: 127.0.0.1 }`,
+        'defaults: { sampleFps: 1, windowSeconds: 2, locationType: space, camera: { url: pattern.mp4 } }',
+        'rooms:',
+        ...roomIds.map((id) => `  - { id: ${id}, locationId: LOC-${id} }`),
+        extra,
+      ].join('\n'),
+    );
+  const status = async () => (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as ServiceStatus;
+  const roomIds = async () => (await status()).rooms.map((r) => r.id).sort();
+
+  beforeAll(async () => {
+    renderTestClip(join(tmp.dir, 'pattern.mp4'), { width: 320, height: 240, seconds: 2 });
+    port = await freePort();
+    writeConfig(ids.slice(0, 6));
+    child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli.ts', 'run', '--config', configFile, '--shard', '1/2'],
+      {
+        env: { ...process.env, LOG_FORMAT: 'json' },
+      },
+    );
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('exit', (code) => (exitCode = code));
+    await until('the HTTP server', async () => {
+      try {
+        return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok;
+      } catch {
+        return false;
+      }
+    });
+  }, 60_000);
+
+  afterAll(() => {
+    if (exitCode === undefined) child.kill('SIGKILL');
+    tmp.cleanup();
+  });
+
+  it('runs only the rooms of its shard', async () => {
+    expect(await roomIds()).toEqual(inShard1.filter((id) => ids.slice(0, 6).includes(id)));
+    expect((await status()).shard).toBe('1/2');
+  });
+
+  it('reloads when the file changes: new rooms of its shard start', async () => {
+    writeConfig(ids);
+    await until('the reload', async () => (await roomIds()).length === inShard1.length);
+    expect(await roomIds()).toEqual(inShard1);
+  });
+
+  it('keeps running the old rooms when the new file is invalid, and says why', async () => {
+    writeConfig(ids, 'sampelFps: 3');
+    await until('the rejection', () => stderr.includes('new configuration rejected'));
+    const line = stderr.split('\n').find((l) => l.includes('new configuration rejected'))!;
+    expect(JSON.parse(line).problems).toEqual([
+      expect.stringMatching(/^\d+:1 sampelFps unknown key "sampelFps"/),
+    ]);
+    expect(await roomIds()).toEqual(inShard1);
+  });
+
+  it('reloads on SIGHUP, then stops cleanly on SIGTERM', async () => {
+    writeConfig([inShard1[0]!]);
+    child.kill('SIGHUP');
+    await until('the SIGHUP reload', async () => (await roomIds()).length === 1);
+    expect(await roomIds()).toEqual([inShard1[0]]);
+    expect(stderr).toMatch(/"reason":"SIGHUP".*"msg":"reloading configuration"/);
+    child.kill('SIGTERM');
+    await until('exit', () => exitCode !== undefined);
+    expect(exitCode).toBe(0);
+    expect(stderr).toContain('service stopped');
+  });
+});
