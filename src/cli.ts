@@ -51,6 +51,27 @@ function withDetectorOptions(cmd: Command): Command {
     );
 }
 
+interface DetectorFlags {
+  config?: string;
+  room?: string;
+  model?: string;
+  modelPath?: string;
+  minScore?: number;
+  fullRes?: boolean;
+}
+
+/** What withDetectorOptions' flags choose, in the shape count and eval take. */
+function detectorChoice(opts: DetectorFlags) {
+  return {
+    config: opts.config ? readConfig(opts.config) : undefined,
+    roomId: opts.room,
+    model: opts.model,
+    modelPath: opts.modelPath,
+    minScore: opts.minScore,
+    fullResolution: opts.fullRes ?? false,
+  };
+}
+
 const program = new Command()
   .name('roomcount')
   .description('Counts people in meeting rooms from cameras and reports occupancy to Calven.')
@@ -101,31 +122,9 @@ withDetectorOptions(
     .argument('<images...>', 'image files (jpg, png, webp)')
     .addOption(new Option('--json', 'one JSON object per line')),
 ).action(
-  withConfigErrors(
-    async (
-      images: string[],
-      opts: {
-        config?: string;
-        room?: string;
-        json?: boolean;
-        model?: string;
-        modelPath?: string;
-        minScore?: number;
-        fullRes?: boolean;
-      },
-    ) => {
-      const config = opts.config ? readConfig(opts.config) : undefined;
-      await countImages(images, {
-        config,
-        roomId: opts.room,
-        json: opts.json ?? false,
-        model: opts.model,
-        modelPath: opts.modelPath,
-        minScore: opts.minScore,
-        fullResolution: opts.fullRes ?? false,
-      });
-    },
-  ),
+  withConfigErrors(async (images: string[], opts: DetectorFlags & { json?: boolean }) => {
+    await countImages(images, { ...detectorChoice(opts), json: opts.json ?? false });
+  }),
 );
 
 withDetectorOptions(
@@ -136,32 +135,14 @@ withDetectorOptions(
     .option('-v, --verbose', 'also print a per-image table')
     .option('--sweep', 'also score at minScore 0.20, 0.25 ... 0.60 (one detector run)'),
 ).action(
-  withConfigErrors(
-    async (opts: {
-      dataset: string;
-      config?: string;
-      room?: string;
-      verbose?: boolean;
-      model?: string;
-      modelPath?: string;
-      minScore?: number;
-      sweep?: boolean;
-      fullRes?: boolean;
-    }) => {
-      const config = opts.config ? readConfig(opts.config) : undefined;
-      await evalDataset({
-        dataset: opts.dataset,
-        config,
-        roomId: opts.room,
-        verbose: opts.verbose ?? false,
-        model: opts.model,
-        modelPath: opts.modelPath,
-        minScore: opts.minScore,
-        sweep: opts.sweep ?? false,
-        fullResolution: opts.fullRes ?? false,
-      });
-    },
-  ),
+  withConfigErrors(async (opts: DetectorFlags & { dataset: string; verbose?: boolean; sweep?: boolean }) => {
+    await evalDataset({
+      ...detectorChoice(opts),
+      dataset: opts.dataset,
+      verbose: opts.verbose ?? false,
+      sweep: opts.sweep ?? false,
+    });
+  }),
 );
 
 program

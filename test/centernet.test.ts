@@ -13,6 +13,7 @@ import {
 import type { Detector } from '../src/detect/detector.js';
 import { createDetector } from '../src/detect/index.js';
 import { readImageFrame } from '../src/image.js';
+import { renderFrame } from './helpers/frames.js';
 
 type Row = [x1: number, y1: number, x2: number, y2: number, score: number, cls: number];
 
@@ -102,16 +103,6 @@ function crop(frame: Frame, left: number, top: number, width: number, height: nu
     data.set(frame.data.subarray(from, from + width * 3), y * width * 3);
   }
   return { width, height, data, capturedAt: frame.capturedAt };
-}
-
-function rendered(
-  width: number,
-  height: number,
-  rgb: (x: number, y: number) => [number, number, number],
-): Frame {
-  const data = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.set(rgb(x, y), (y * width + x) * 3);
-  return { width, height, data, capturedAt: 0 };
 }
 
 describe('readImageFrame', () => {
@@ -207,9 +198,9 @@ describe('CenterNet person detector (real model)', () => {
   });
 
   it('finds nobody in rendered frames without people', async () => {
-    const grey = rendered(640, 480, () => [128, 128, 128]);
-    const gradient = rendered(640, 360, (x, y) => [(x * 255) / 640, (y * 255) / 360, 128]);
-    const noise = rendered(320, 240, (x, y) => {
+    const grey = renderFrame(640, 480, () => [128, 128, 128]);
+    const gradient = renderFrame(640, 360, (x, y) => [(x * 255) / 640, (y * 255) / 360, 128]);
+    const noise = renderFrame(320, 240, (x, y) => {
       const v = (x * 7919 + y * 104729) % 256;
       return [v, (v * 3) % 256, (v * 7) % 256];
     });
@@ -225,7 +216,7 @@ describe('CenterNet person detector (real model)', () => {
 
   // 200 calls on a tiny frame take ~30 s on wasm here (~135 ms each: the model always runs at 512x512).
   it('does not leak tensors over 200 detect() calls', { timeout: 180_000 }, async () => {
-    const frame = rendered(64, 48, (x, y) => [x * 4, y * 5, 100]);
+    const frame = renderFrame(64, 48, (x, y) => [x * 4, y * 5, 100]);
     await detector.detect(frame);
     const before = tf.memory();
     for (let i = 0; i < 200; i++) await detector.detect(frame);
@@ -247,7 +238,7 @@ describe('createDetector', () => {
     } finally {
       await detector.dispose();
     }
-    await expect(detector.detect(rendered(8, 8, () => [0, 0, 0]))).rejects.toThrow('after dispose');
+    await expect(detector.detect(renderFrame(8, 8, () => [0, 0, 0]))).rejects.toThrow('after dispose');
   });
 
   it('names a missing modelPath', async () => {

@@ -3,7 +3,6 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Frame } from '../src/camera/frame.js';
 import type { Detector } from '../src/detect/detector.js';
 import { createDetector } from '../src/detect/index.js';
 import { sha256Hex } from '../src/detect/model-file.js';
@@ -15,6 +14,7 @@ import {
   yoloxRowCount,
 } from '../src/detect/yolox.js';
 import { readImageFrame } from '../src/image.js';
+import { renderFrame } from './helpers/frames.js';
 
 /** The team's copy of the official export (the product does not ship it). Tests that need it skip without it. */
 const MODEL = path.resolve('../shared/models/yolox_nano.onnx');
@@ -23,20 +23,10 @@ if (!haveModel) console.warn(`yolox.test.ts: ${MODEL} not found; skipping the te
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'roomcount-yolox-'));
 
-function frameOf(
-  width: number,
-  height: number,
-  rgb: (x: number, y: number) => [number, number, number],
-): Frame {
-  const data = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.set(rgb(x, y), (y * width + x) * 3);
-  return { width, height, data, capturedAt: 0 };
-}
-
 describe('preprocessYolox', () => {
   it('pastes an exact-fit frame at the top-left, as planar BGR floats, padding with 114', () => {
     // 8x4 into 8: r = min(8/4, 8/8) = 1, no resampling.
-    const frame = frameOf(8, 4, (x, y) => [x * 10, y * 10, 200]);
+    const frame = renderFrame(8, 4, (x, y) => [x * 10, y * 10, 200]);
     const { data, scale, width, height } = preprocessYolox(frame, 8);
     expect({ scale, width, height }).toEqual({ scale: 1, width: 8, height: 4 });
     const at = (c: number, x: number, y: number) => data[c * 64 + y * 8 + x];
@@ -48,7 +38,7 @@ describe('preprocessYolox', () => {
   it('resizes like cv2.resize(INTER_LINEAR): half-pixel centres, clamped edges', () => {
     // 2x1 → r = min(8/1, 8/2) = 4 → 8x4. Along x the source ramp [0, 100] gives cv2's
     // [0, 0, 12.5, 37.5, 62.5, 87.5, 100, 100].
-    const frame = frameOf(2, 1, (x) => [x * 100, 0, 0]);
+    const frame = renderFrame(2, 1, (x) => [x * 100, 0, 0]);
     const { data, scale, width, height } = preprocessYolox(frame, 8);
     expect({ scale, width, height }).toEqual({ scale: 4, width: 8, height: 4 });
     const red = (x: number, y: number) => data[2 * 64 + y * 8 + x];
@@ -57,7 +47,7 @@ describe('preprocessYolox', () => {
   });
 
   it('downscales with floor(w * r) x floor(h * r), as the reference code', () => {
-    const frame = frameOf(641, 427, () => [1, 2, 3]);
+    const frame = renderFrame(641, 427, () => [1, 2, 3]);
     const { scale, width, height, data } = preprocessYolox(frame, 416);
     expect(scale).toBeCloseTo(416 / 641, 12);
     expect([width, height]).toEqual([416, Math.floor(427 * (416 / 641))]);
@@ -250,8 +240,8 @@ describe.skipIf(!haveModel)(`YOLOX-Nano person detector (real model, ${MODEL})`,
   });
 
   it('finds nobody in a plain or noisy frame', async () => {
-    expect(await detector.detect(frameOf(640, 480, () => [128, 128, 128]))).toEqual([]);
-    const noise = frameOf(320, 240, (x, y) => {
+    expect(await detector.detect(renderFrame(640, 480, () => [128, 128, 128]))).toEqual([]);
+    const noise = renderFrame(320, 240, (x, y) => {
       const v = (x * 7919 + y * 104729) % 256;
       return [v, (v * 3) % 256, (v * 7) % 256];
     });
@@ -265,6 +255,6 @@ describe.skipIf(!haveModel)(`YOLOX-Nano person detector (real model, ${MODEL})`,
       minScore: 0.5,
     });
     await d.dispose();
-    await expect(d.detect(frameOf(8, 8, () => [0, 0, 0]))).rejects.toThrow('after dispose');
+    await expect(d.detect(renderFrame(8, 8, () => [0, 0, 0]))).rejects.toThrow('after dispose');
   });
 });
