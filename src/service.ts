@@ -89,8 +89,35 @@ function restartKeys(config: Config): string {
 export async function startService(config: Config, opts: ServiceOptions): Promise<Service> {
   const { log, shard } = opts;
   const metrics = new Metrics();
-  const sink = opts.sink ?? createSink(config, log, metrics);
-  const detector = opts.detector ?? (await createDetector(config.detector, log));
+  let current = config;
+  // Set once the detector has loaded; the HTTP server answers before that.
+  const started: { service?: Service } = {};
+  let stopping: Promise<void> | undefined;
+  // Up first, so that health checks answer (and /readyz says why not ready) while the model loads.
+  const http =
+    config.http.port > 0
+      ? await startHttpServer(config.http.port, config.http.host, {
+          metrics,
+          status: () => started.service?.status() ?? { starting: 'loading the detector' },
+          readiness: () => {
+            const problems: string[] = [];
+            if (!started.service) problems.push('detector loading');
+            const sinkIssue = sinkProblem(current);
+            if (sinkIssue) problems.push(sinkIssue);
+            if (stopping) problems.push('stopping');
+            return { ready: problems.length === 0, problems };
+          },
+        })
+      : undefined;
+  let sink: EventSink;
+  let detector: Detector;
+  try {
+    sink = opts.sink ?? createSink(config, log, metrics);
+    detector = opts.detector ?? (await createDetector(config.detector, log));
+  } catch (err) {
+    await http?.close();
+    throw err;
+  }
   log.info({ model: detector.model, backend: detector.backend }, 'detector ready');
   const queue = new DetectionQueue(detector, {
     analysed: (room, ms) => {
@@ -100,7 +127,6 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
     dropped: (room) => metrics.framesDropped.inc({ room }),
   });
   const rooms = new Map<string, Room>();
-  let current = config;
 
   const startRoom = (rc: RoomConfig) => {
     const room = new Room(rc, {
@@ -127,26 +153,11 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
   for (const rc of mine(config)) startRoom(rc);
   if (rooms.size === 0) log.warn({ shard }, 'no rooms in this shard');
 
-  const http =
-    config.http.port > 0
-      ? await startHttpServer(config.http.port, config.http.host, {
-          metrics,
-          status: () => service.status(),
-          readiness: () => {
-            const problems: string[] = [];
-            const sinkIssue = sinkProblem(current);
-            if (sinkIssue) problems.push(sinkIssue);
-            if (stopping) problems.push('stopping');
-            return { ready: problems.length === 0, problems };
-          },
-        })
-      : undefined;
   log.info(
     { rooms: rooms.size, sink: config.sink, http: http ? `${config.http.host}:${http.port}` : 'off' },
     'service running',
   );
 
-  let stopping: Promise<void> | undefined;
   let reloading: Promise<void> = Promise.resolve();
   const service: Service = {
     rooms,
@@ -201,5 +212,6 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
       return stopping;
     },
   };
+  started.service = service;
   return service;
 }

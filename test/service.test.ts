@@ -18,8 +18,10 @@ class Capture extends Writable {
   }
 }
 
-const roomYaml = (id: string, extra = '') =>
-  `  - { id: ${id}, locationId: LOC-${id}, locationType: space, camera: { url: pattern.mp4 }${extra} }`;
+const roomYaml = (id: string, extra = '', url = 'pattern.mp4') =>
+  `  - { id: ${id}, locationId: LOC-${id}, locationType: space, camera: { url: ${url} }${extra} }`;
+// A room whose camera does not exist: it must not disturb the others.
+const brokenRoom = roomYaml('broken', '', 'no-such-camera.mp4');
 
 function config(dir: string, port: number, rooms: string[]) {
   const text = [
@@ -52,7 +54,7 @@ describe('service: many rooms, HTTP endpoints, reload', () => {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     service = await startService(
-      config(tmp.dir, port, [roomYaml('keep'), roomYaml('change'), roomYaml('drop')]),
+      config(tmp.dir, port, [roomYaml('keep'), roomYaml('change'), roomYaml('drop'), brokenRoom]),
       {
         log: createLogger({ destination: logs }),
         sink: new StdoutSink('test', out),
@@ -77,8 +79,15 @@ describe('service: many rooms, HTTP endpoints, reload', () => {
   it('/status shows each room with camera state, frame age and count', async () => {
     const status = (await (await fetch(`${base}/status`)).json()) as ServiceStatus;
     expect(status.detector.model).toBe('centernet');
-    expect(status.rooms.map((r) => r.id).sort()).toEqual(['change', 'drop', 'keep']);
-    for (const room of status.rooms) {
+    expect(status.rooms.map((r) => r.id).sort()).toEqual(['broken', 'change', 'drop', 'keep']);
+    const broken = status.rooms.find((r) => r.id === 'broken')!;
+    expect(broken).toMatchObject({
+      cameraState: 'not_found',
+      lastFrameAgeSeconds: null,
+      count: null,
+      lastEvent: null,
+    });
+    for (const room of status.rooms.filter((r) => r.id !== 'broken')) {
       expect(room).toMatchObject({ cameraState: 'streaming', stale: false, count: 0, lastFrameCount: 0 });
       expect(room.lastFrameAgeSeconds).toBeLessThan(5);
       expect(room.lastEvent).toMatchObject({ locationId: `LOC-${room.id}`, occupancy: 0 });
@@ -100,9 +109,14 @@ describe('service: many rooms, HTTP endpoints, reload', () => {
     const change = service.rooms.get('change');
     const port = Number(new URL(base).port);
     await service.reload(
-      config(tmp.dir, port, [roomYaml('keep'), roomYaml('change', ', windowSeconds: 2'), roomYaml('new')]),
+      config(tmp.dir, port, [
+        roomYaml('keep'),
+        roomYaml('change', ', windowSeconds: 2'),
+        roomYaml('new'),
+        brokenRoom,
+      ]),
     );
-    expect([...service.rooms.keys()].sort()).toEqual(['change', 'keep', 'new']);
+    expect([...service.rooms.keys()].sort()).toEqual(['broken', 'change', 'keep', 'new']);
     expect(service.rooms.get('keep')).toBe(keep);
     expect(service.rooms.get('change')).not.toBe(change);
     expect(service.rooms.get('change')!.config.windowSeconds).toBe(2);
