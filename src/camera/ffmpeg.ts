@@ -200,9 +200,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
   }
 
   private redact(text: string): string {
-    let out = text;
-    for (const secret of this.secrets) if (secret.length >= 4) out = out.split(secret).join('***');
-    return redactText(out);
+    return redactText(text, this.secrets);
   }
 
   private spawnOnce(): void {
