@@ -1,0 +1,582 @@
+/**
+ * Whole-service capacity: N rooms, each with its own ffmpeg reading an RTSP camera (the test server looping a
+ * camera-like H.264 clip), one shared yolox-nano detector, sampleFps 1, events into a null stream. For each N the
+ * service runs in this process; after a warm-up it measures over a window:
+ *
+ * - CPU of the service's process tree (this node process + its ffmpeg children; the RTSP test server, also a child,
+ *   is left out and shown on its own), from /proc/<pid>/stat utime+stime (cutime+cstime catches an ffmpeg that
+ *   exits in the window): % of one core, and % of the machine's cores;
+ * - RSS (peak of 1 s samples) of node, and of node + ffmpeg; PSS of the same (shared pages counted once);
+ * - frames analysed and dropped per room (prom-client counters roomcount_frames_analysed_total and
+ *   roomcount_frames_dropped_total), detector time per frame (the service's detector, wrapped to time each call).
+ *
+ * A level is sustained when every room averaged ≥ 0.9 analysed frames/s. Target (issue): rooms sustained at ≤ 80 %
+ * total CPU: ≥ 20 with full decode, ≥ 40 with key frames only; RSS ≤ 150 MB + 20 MB per room. Table on stdout,
+ * progress on stderr. Needs ../shared/models/yolox_nano.onnx (skips, exit 0, without it).
+ *
+ *   npx tsx bench/service.ts [--rooms 10,20,30,40] [--seconds 30] [--keyframes] [--size 1080p|720p]
+ *                            [--gop 25] [--warmup 10]
+ *   experiments (not the product as it is): [--ffmpeg-nice 10] [--ffmpeg-threads 1] [--server-nice 19]
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, setPriority } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { sharedYoloxPath, SHARED_YOLOX_PATH } from '../src/commands/detector-options.js';
+import { parseConfig } from '../src/config/load.js';
+import type { Config } from '../src/config/schema.js';
+import { createDetector, type Detector } from '../src/detect/index.js';
+import { timingStats } from '../src/eval/metrics.js';
+import { createLogger } from '../src/log.js';
+import type { Metrics } from '../src/metrics.js';
+import { StdoutSink } from '../src/report/sink.js';
+import { startService, type Service } from '../src/service.js';
+import { tempDir } from '../test/helpers/media.js';
+import { makeH264Clip, startRtspServer, type RtspServer } from '../test/helpers/rtsp.js';
+
+const { values: args } = parseArgs({
+  options: {
+    rooms: { type: 'string', default: '10,20,30,40' },
+    seconds: { type: 'string', default: '30' },
+    warmup: { type: 'string', default: '10' },
+    keyframes: { type: 'boolean', default: false },
+    size: { type: 'string', default: '1080p' },
+    gop: { type: 'string', default: '25' },
+    'ffmpeg-nice': { type: 'string' },
+    'ffmpeg-threads': { type: 'string' },
+    'server-nice': { type: 'string' },
+  },
+});
+const LEVELS = args.rooms
+  .split(',')
+  .map((s) => Number(s.trim()))
+  .sort((a, b) => a - b);
+const MEASURE_S = Number(args.seconds);
+const WARMUP_S = Number(args.warmup);
+const KEYFRAMES = args.keyframes;
+const DECODE = KEYFRAMES ? 'key frames' : 'full decode';
+const GOP = Number(args.gop);
+/** Experiments, not the product's command line: ffmpeg run through a wrapper with nice and/or -threads. */
+const NICE = args['ffmpeg-nice'] === undefined ? undefined : Number(args['ffmpeg-nice']);
+const THREADS = args['ffmpeg-threads'] === undefined ? undefined : Number(args['ffmpeg-threads']);
+const FFMPEG_EXPERIMENT = [
+  NICE === undefined ? '' : `nice ${NICE}`,
+  THREADS === undefined ? '' : `-threads ${THREADS}`,
+]
+  .filter(Boolean)
+  .join(' ');
+/** The RTSP test server at a lower priority: closer to a real site, where the cameras are not on the box. */
+const SERVER_NICE = args['server-nice'] === undefined ? undefined : Number(args['server-nice']);
+const EXPERIMENT = [
+  FFMPEG_EXPERIMENT && `ffmpeg ${FFMPEG_EXPERIMENT}`,
+  SERVER_NICE === undefined ? '' : `test server nice ${SERVER_NICE}`,
+]
+  .filter(Boolean)
+  .join(', ');
+const MODE = EXPERIMENT ? `${DECODE}, ${EXPERIMENT}` : DECODE;
+const SIZES = {
+  '720p': { width: 1280, height: 720, bitrate: '2M' },
+  '1080p': { width: 1920, height: 1080, bitrate: '4M' },
+} as const;
+const SIZE = SIZES[args.size as keyof typeof SIZES];
+if (!SIZE || !LEVELS.every((n) => Number.isInteger(n) && n > 0) || !(MEASURE_S > 0) || !(WARMUP_S >= 0)) {
+  console.error(`usage: npx tsx bench/service.ts [--rooms 10,20,30,40] [--seconds 30] [--keyframes]
+                            [--size 1080p|720p] [--gop 25] [--warmup 10]
+  experiments: [--ffmpeg-nice 10] [--ffmpeg-threads 1] [--server-nice 19]`);
+  process.exit(2);
+}
+if (!(Number.isInteger(GOP) && GOP > 0)) throw new Error(`--gop must be a whole number, got ${args.gop}`);
+if (NICE !== undefined && !(Number.isInteger(NICE) && NICE >= 0 && NICE <= 19))
+  throw new Error('--ffmpeg-nice must be 0..19');
+if (SERVER_NICE !== undefined && !(Number.isInteger(SERVER_NICE) && SERVER_NICE >= 0 && SERVER_NICE <= 19))
+  throw new Error('--server-nice must be 0..19');
+if (THREADS !== undefined && !(Number.isInteger(THREADS) && THREADS >= 0))
+  throw new Error('--ffmpeg-threads must be a whole number (0 = auto)');
+
+const FPS = 25;
+const CLIP_SECONDS = 10;
+const SAMPLE_FPS = 1;
+const SUSTAINED_FPS = 0.9;
+const CPU_TARGET = 80;
+const RSS_BASE_MB = 150;
+const RSS_PER_ROOM_MB = 20;
+const STREAMING_TIMEOUT_MS = 60_000;
+const LOOP_RESOLUTION_MS = 10;
+const CORES = cpus().length;
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+const progress = (msg: string) => process.stderr.write(`[bench:service] ${msg}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const MiB = 1024;
+
+// ---- /proc -------------------------------------------------------------------------------------------------
+
+interface ProcStat {
+  comm: string;
+  ppid: number;
+  /** utime + stime, clock ticks. */
+  ticks: number;
+  /** cutime + cstime: children that exited and were waited for. */
+  childTicks: number;
+}
+
+function procStat(pid: number): ProcStat | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined; // gone
+  }
+  const close = stat.lastIndexOf(')');
+  // Fields after "(comm)": state (3), ppid (4), ... utime (14), stime (15), cutime (16), cstime (17).
+  const f = stat.slice(close + 2).split(' ');
+  return {
+    comm: stat.slice(stat.indexOf('(') + 1, close),
+    ppid: Number(f[1]),
+    ticks: Number(f[11]) + Number(f[12]),
+    childTicks: Number(f[13]) + Number(f[14]),
+  };
+}
+
+/** Direct children of a process with their stat. */
+function childrenOf(pid: number): Map<number, ProcStat> {
+  const out = new Map<number, ProcStat>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const st = procStat(Number(name));
+    if (st?.ppid === pid) out.set(Number(name), st);
+  }
+  return out;
+}
+
+/** A /proc/<pid>/status or smaps_rollup value in KiB (0 when the process is gone). */
+function procKiB(pid: number, file: 'status' | 'smaps_rollup', key: 'VmRSS' | 'Pss'): number {
+  try {
+    const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Whole-machine busy and total jiffies (first line of /proc/stat). */
+function machineTicks(): { busy: number; total: number } {
+  const [, ...nums] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const v = nums.map(Number);
+  const total = v.slice(0, 8).reduce((s, x) => s + x, 0); // user..steal (guest is already in user)
+  return { busy: total - v[3]! - v[4]!, total };
+}
+
+/** The ffmpeg processes among this process's children (not the RTSP test server, not tsx's esbuild). */
+function ffmpegChildren(): Map<number, ProcStat> {
+  return new Map([...childrenOf(process.pid)].filter(([, st]) => st.comm === 'ffmpeg'));
+}
+
+/** CPU ticks of the service tree, split into node and its ffmpeg children; the RTSP test server on its own. */
+function treeTicks(serverPid: number): {
+  node: number;
+  ffmpeg: number;
+  server: number;
+  ffmpegPids: number[];
+} {
+  const self = procStat(process.pid)!;
+  const kids = ffmpegChildren();
+  let ffmpeg = 0;
+  for (const st of kids.values()) ffmpeg += st.ticks;
+  // An ffmpeg that exits (restart) moves into cutime+cstime; no other child exits while measuring.
+  ffmpeg += self.childTicks;
+  return { node: self.ticks, ffmpeg, server: procStat(serverPid)?.ticks ?? 0, ffmpegPids: [...kids.keys()] };
+}
+
+/** utime+stime of this process's main (JS) thread. */
+function threadTicks(): number {
+  const stat = readFileSync(`/proc/${process.pid}/task/${process.pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
+// ---- metrics -----------------------------------------------------------------------------------------------
+
+async function counterByRoom(metrics: Metrics, name: string): Promise<Map<string, number>> {
+  const metric = metrics.registry.getSingleMetric(name);
+  if (!metric) throw new Error(`metric ${name} not registered`);
+  const data = await metric.get();
+  return new Map(data.values.map((v) => [String(v.labels.room), v.value]));
+}
+
+/** The detector, with each detect() timed (what the queue's inference histogram observes, unbucketed). */
+function timedDetector(detector: Detector, samples: { on: boolean; ms: number[] }): Detector {
+  return {
+    model: detector.model,
+    backend: detector.backend,
+    inputSize: detector.inputSize,
+    async detect(frame) {
+      const started = performance.now();
+      try {
+        return await detector.detect(frame);
+      } finally {
+        if (samples.on) samples.ms.push(performance.now() - started);
+      }
+    },
+    dispose: () => detector.dispose(),
+  };
+}
+
+// ---- one level ---------------------------------------------------------------------------------------------
+
+interface Result {
+  rooms: number;
+  /** % of one core. */
+  cpuNode: number;
+  cpuFfmpeg: number;
+  cpuServer: number;
+  /** Whole machine, % of all cores (includes the RTSP test server and anything else running). */
+  machineBusy: number;
+  nodeRssMiB: number;
+  /** Node RSS at the first and last sample of the window: growth would mean frames piling up somewhere. */
+  nodeRssFirstMiB: number;
+  nodeRssLastMiB: number;
+  totalRssMiB: number;
+  totalPssMiB: number;
+  fpsMin: number;
+  fpsAvg: number;
+  droppedPerRoom: number;
+  droppedMax: number;
+  inferP50: number;
+  inferP95: number;
+  /** Share of the window the detector was busy, %. */
+  detectorBusy: number;
+  restarts: number;
+  /** Node's main (JS) thread, % of one core; the rest of cpuNode is onnxruntime, libuv and V8 threads. */
+  cpuMainThread: number;
+  /** Event-loop lag (delay beyond the timer's interval), ms. */
+  loopP50: number;
+  loopP99: number;
+  sustained: boolean;
+}
+
+function buildConfig(n: number, cameraUrl: string, modelPath: string): Config {
+  const rooms = Array.from({ length: n }, (_, i) => ({
+    id: `room-${String(i + 1).padStart(2, '0')}`,
+    locationId: `bench-location-${i + 1}`,
+    locationType: 'space',
+    sampleFps: SAMPLE_FPS,
+    camera: { url: cameraUrl, transport: 'tcp', keyframesOnly: KEYFRAMES },
+  }));
+  const doc = {
+    sourceId: 'roomcount-bench',
+    sink: 'stdout',
+    detector: { model: 'yolox-nano', modelPath },
+    http: { port: 0, host: '127.0.0.1' },
+    rooms,
+  };
+  // JSON is YAML: the same parsing and defaults as a config file.
+  return parseConfig(JSON.stringify(doc), `<bench: ${n} rooms>`, {});
+}
+
+const nullStream = () =>
+  new Writable({
+    write(_chunk, _enc, done) {
+      done();
+    },
+  });
+
+async function waitStreaming(service: Service, n: number): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    const states = service.status().rooms.map((r) => r.cameraState);
+    const streaming = states.filter((s) => s === 'streaming').length;
+    if (streaming === n) {
+      progress(`${n} rooms: all cameras streaming after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      return;
+    }
+    if (Date.now() - started > STREAMING_TIMEOUT_MS) {
+      progress(`${n} rooms: only ${streaming} cameras streaming after ${STREAMING_TIMEOUT_MS / 1000} s`);
+      return;
+    }
+    await sleep(250);
+  }
+}
+
+/** The service being measured, for a clean stop on SIGINT / SIGTERM. */
+let running: Service | undefined;
+
+async function measureLevel(
+  n: number,
+  server: RtspServer,
+  modelPath: string,
+  log: ReturnType<typeof createLogger>,
+): Promise<Result> {
+  const config = buildConfig(n, server.url, modelPath);
+  const samples = { on: false, ms: [] as number[] };
+  const detector = timedDetector(await createDetector(config.detector, log), samples);
+  const service = await startService(config, {
+    log,
+    detector,
+    sink: new StdoutSink(config.sourceId, nullStream()),
+  });
+  running = service;
+  try {
+    await waitStreaming(service, n);
+    progress(`${n} rooms: warming up ${WARMUP_S} s`);
+    await sleep(WARMUP_S * 1000);
+
+    progress(`${n} rooms (${MODE}): measuring ${MEASURE_S} s`);
+    const analysed0 = await counterByRoom(service.metrics, 'roomcount_frames_analysed_total');
+    const dropped0 = await counterByRoom(service.metrics, 'roomcount_frames_dropped_total');
+    const cpu0 = treeTicks(server.pid);
+    const box0 = machineTicks();
+    const t0 = performance.now();
+    samples.on = true;
+    const mainTicks0 = threadTicks();
+    const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+    loop.enable();
+    const seenFfmpeg = new Set(cpu0.ffmpegPids);
+    let nodeRss = 0;
+    const nodeRssSeries: number[] = [];
+    let totalRss = 0;
+    let totalPss = 0;
+    for (let waited = 0; waited < MEASURE_S * 1000; waited += 1000) {
+      await sleep(1000);
+      const pids = [...ffmpegChildren().keys()];
+      for (const pid of pids) seenFfmpeg.add(pid);
+      const node = procKiB(process.pid, 'status', 'VmRSS');
+      nodeRss = Math.max(nodeRss, node);
+      nodeRssSeries.push(node);
+      totalRss = Math.max(
+        totalRss,
+        pids.reduce((s, pid) => s + procKiB(pid, 'status', 'VmRSS'), node),
+      );
+      totalPss = Math.max(
+        totalPss,
+        pids.reduce(
+          (s, pid) => s + procKiB(pid, 'smaps_rollup', 'Pss'),
+          procKiB(process.pid, 'smaps_rollup', 'Pss'),
+        ),
+      );
+    }
+    samples.on = false;
+    loop.disable();
+    const mainTicks1 = threadTicks();
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu1 = treeTicks(server.pid);
+    const box1 = machineTicks();
+    const analysed1 = await counterByRoom(service.metrics, 'roomcount_frames_analysed_total');
+    const dropped1 = await counterByRoom(service.metrics, 'roomcount_frames_dropped_total');
+
+    const pct = (ticks: number) => (ticks / CLK_TCK / seconds) * 100;
+    const ids = [...service.rooms.keys()];
+    const fps = ids.map((id) => ((analysed1.get(id) ?? 0) - (analysed0.get(id) ?? 0)) / seconds);
+    const dropped = ids.map((id) => (dropped1.get(id) ?? 0) - (dropped0.get(id) ?? 0));
+    const timing = timingStats(samples.ms);
+    const result: Result = {
+      rooms: n,
+      cpuNode: pct(cpu1.node - cpu0.node),
+      cpuFfmpeg: pct(cpu1.ffmpeg - cpu0.ffmpeg),
+      cpuServer: pct(cpu1.server - cpu0.server),
+      machineBusy: ((box1.busy - box0.busy) / (box1.total - box0.total)) * 100,
+      nodeRssMiB: nodeRss / MiB,
+      nodeRssFirstMiB: (nodeRssSeries[0] ?? 0) / MiB,
+      nodeRssLastMiB: (nodeRssSeries.at(-1) ?? 0) / MiB,
+      totalRssMiB: totalRss / MiB,
+      totalPssMiB: totalPss / MiB,
+      fpsMin: Math.min(...fps),
+      fpsAvg: fps.reduce((s, v) => s + v, 0) / n,
+      droppedPerRoom: dropped.reduce((s, v) => s + v, 0) / n,
+      droppedMax: Math.max(...dropped),
+      inferP50: timing.median,
+      inferP95: timing.p95,
+      detectorBusy: (samples.ms.reduce((s, v) => s + v, 0) / 1000 / seconds) * 100,
+      restarts: seenFfmpeg.size - n,
+      cpuMainThread: pct(mainTicks1 - mainTicks0),
+      // The histogram holds the 10 ms timer's intervals: the lag is what exceeds 10 ms.
+      loopP50: Math.max(0, loop.percentile(50) / 1e6 - LOOP_RESOLUTION_MS),
+      loopP99: Math.max(0, loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS),
+      sustained: fps.every((v) => v >= SUSTAINED_FPS),
+    };
+    const total = result.cpuNode + result.cpuFfmpeg;
+    progress(
+      `${n} rooms: CPU ${(total / CORES).toFixed(1)} % of ${CORES} cores (node ${result.cpuNode.toFixed(1)} + ` +
+        `ffmpeg ${result.cpuFfmpeg.toFixed(1)} % of a core), analysed ${result.fpsMin.toFixed(2)}/` +
+        `${result.fpsAvg.toFixed(2)} fps/room, detector busy ${result.detectorBusy.toFixed(0)} %`,
+    );
+    return result;
+  } finally {
+    samples.on = false;
+    progress(`${n} rooms: stopping the service`);
+    await service.stop();
+    running = undefined;
+    await ffmpegGone();
+  }
+}
+
+/** After service.stop() no ffmpeg may be left; SIGKILL (by PID) and complain if one is. */
+async function ffmpegGone(): Promise<void> {
+  const left = () => [...ffmpegChildren().keys()];
+  for (let i = 0; i < 50 && left().length; i++) await sleep(100);
+  const stragglers = left();
+  if (stragglers.length) {
+    progress(
+      `WARNING: ${stragglers.length} ffmpeg process(es) still running after stop(): ${stragglers.join(' ')}`,
+    );
+    for (const pid of stragglers) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    process.exitCode = 1;
+  }
+}
+
+// ---- report ------------------------------------------------------------------------------------------------
+
+function printTable(results: Result[], idleRssMiB: number): void {
+  const header = [
+    'rooms',
+    'mode',
+    `CPU % (of ${CORES} cores)`,
+    'node / ffmpeg (% of a core)',
+    'node RSS MiB',
+    'total RSS MiB (PSS)',
+    'RSS limit MiB',
+    'analysed fps/room min/avg',
+    'dropped/room (max)',
+    'inference ms p50 (p95)',
+    'detector busy %',
+    'machine busy %',
+    'sustained?',
+  ];
+  const rows = results.map((r) => [
+    String(r.rooms),
+    MODE,
+    ((r.cpuNode + r.cpuFfmpeg) / CORES).toFixed(1),
+    `${r.cpuNode.toFixed(0)} / ${r.cpuFfmpeg.toFixed(0)}`,
+    r.nodeRssMiB.toFixed(0),
+    `${r.totalRssMiB.toFixed(0)} (${r.totalPssMiB.toFixed(0)})`,
+    String(RSS_BASE_MB + RSS_PER_ROOM_MB * r.rooms),
+    `${r.fpsMin.toFixed(2)} / ${r.fpsAvg.toFixed(2)}`,
+    `${r.droppedPerRoom.toFixed(1)} (${r.droppedMax})`,
+    `${r.inferP50.toFixed(1)} (${r.inferP95.toFixed(1)})`,
+    r.detectorBusy.toFixed(0),
+    r.machineBusy.toFixed(0),
+    r.sustained ? 'yes' : 'NO',
+  ]);
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
+  const line = (row: string[]) => row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ');
+  console.log(
+    `roomcount service, ${args.size} ${FPS} fps GOP ${GOP} ${SIZE!.bitrate}bit/s over RTSP/TCP, sampleFps ` +
+      `${SAMPLE_FPS}, yolox-nano, ${MEASURE_S} s per level after ${WARMUP_S} s warm-up, ${CORES} cores`,
+  );
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
+  for (const row of rows) console.log(line(row));
+  for (const r of results) {
+    console.log(
+      `${r.rooms} rooms: ffmpeg ${(r.cpuFfmpeg / r.rooms).toFixed(1)} % of a core per camera; node main thread ` +
+        `${r.cpuMainThread.toFixed(0)} %, other node threads (onnxruntime, libuv, GC) ` +
+        `${(r.cpuNode - r.cpuMainThread).toFixed(0)} % of a core; event-loop lag p50 ${r.loopP50.toFixed(1)} ms, ` +
+        `p99 ${r.loopP99.toFixed(1)} ms; node RSS ${r.nodeRssFirstMiB.toFixed(0)} → ` +
+        `${r.nodeRssLastMiB.toFixed(0)} MiB over the window` +
+        (r.restarts > 0 ? `; ${r.restarts} ffmpeg restart(s) while measuring` : ''),
+    );
+  }
+  console.log(
+    `node RSS before any service (modules loaded, tsx included): ${idleRssMiB.toFixed(0)} MiB; ` +
+      'total = node + its ffmpeg processes; PSS counts shared pages once',
+  );
+  const server = results.map((r) => `${r.rooms}: ${r.cpuServer.toFixed(0)} %`).join(', ');
+  console.log(`RTSP test server (not counted above, same machine), % of a core: ${server}`);
+
+  const target = KEYFRAMES ? 40 : 20;
+  const ok = results.filter((r) => r.sustained && (r.cpuNode + r.cpuFfmpeg) / CORES <= CPU_TARGET);
+  const best = ok.length ? Math.max(...ok.map((r) => r.rooms)) : 0;
+  const failed = results.find((r) => !r.sustained);
+  const rssBad = results.filter((r) => r.totalRssMiB > RSS_BASE_MB + RSS_PER_ROOM_MB * r.rooms);
+  const verdict = [
+    `max sustained rooms with ≤ ${CPU_TARGET} % total CPU: ${best || 'none'} of the levels tried`,
+    failed ? `(${failed.rooms} not sustained)` : '(every level tried was sustained)',
+    `target ≥ ${target}: ${best >= target ? 'MET' : 'NOT MET'};`,
+    `RSS ≤ ${RSS_BASE_MB} + ${RSS_PER_ROOM_MB}·N MB:`,
+    rssBad.length ? `EXCEEDED at ${rssBad.map((r) => r.rooms).join(', ')}` : 'met at every level',
+  ];
+  const what = EXPERIMENT ? `${MODE}: an experiment, not the product as it is` : MODE;
+  console.log(`verdict (${what}): ${verdict.join(' ')}`);
+}
+
+// ---- main --------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const modelPath = sharedYoloxPath(ROOT);
+  if (!modelPath) {
+    const msg =
+      `skipped: ${join(ROOT, SHARED_YOLOX_PATH)} not found (the shared folder ../shared is missing); ` +
+      'this benchmark needs the yolox-nano weights';
+    progress(msg);
+    console.log(msg);
+    return;
+  }
+  const idleRssMiB = procKiB(process.pid, 'status', 'VmRSS') / MiB;
+  const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+  const tmp = tempDir('roomcount-bench-service-');
+  let server: RtspServer | undefined;
+  const results: Result[] = [];
+  const onSignal = () => {
+    progress('interrupted');
+    void Promise.allSettled([running?.stop(), server?.stop()]).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    progress(
+      `encoding ${args.size} (${SIZE!.width}x${SIZE!.height}, ${FPS} fps, GOP ${GOP}, ${CLIP_SECONDS} s)`,
+    );
+    const file = makeH264Clip(join(tmp.dir, `${args.size}.h264`), {
+      width: SIZE!.width,
+      height: SIZE!.height,
+      fps: FPS,
+      seconds: CLIP_SECONDS,
+      gop: GOP,
+      preset: 'veryfast',
+      bitrate: SIZE!.bitrate,
+    });
+    server = await startRtspServer({ file, fps: FPS });
+    progress(`RTSP test server ${server.url} (pid ${server.pid})`);
+    if (SERVER_NICE !== undefined) setPriority(server.pid, SERVER_NICE);
+    if (FFMPEG_EXPERIMENT) {
+      // FfmpegCamera honours FFMPEG_PATH: a wrapper that adds nice / -threads (a decoder option: before -i).
+      const wrapper = join(tmp.dir, 'ffmpeg');
+      const real = process.env.FFMPEG_PATH ?? 'ffmpeg';
+      const nice = NICE === undefined ? '' : `nice -n ${NICE} `;
+      const threads = THREADS === undefined ? '' : ` -threads ${THREADS}`;
+      writeFileSync(wrapper, `#!/bin/sh\nexec ${nice}'${real}'${threads} "$@"\n`, { mode: 0o755 });
+      process.env.FFMPEG_PATH = wrapper;
+      progress(`experiment: cameras run ${nice}${real}${threads} ...`);
+    }
+    for (const n of LEVELS) {
+      const r = await measureLevel(n, server, modelPath, log);
+      results.push(r);
+      if (!r.sustained) {
+        const rest = LEVELS.filter((m) => m > n);
+        if (rest.length) progress(`${n} rooms not sustained: skipping ${rest.join(', ')}`);
+        break;
+      }
+    }
+  } finally {
+    await server?.stop();
+    tmp.cleanup();
+  }
+  printTable(results, idleRssMiB);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
