@@ -106,6 +106,8 @@ const RSS_BASE_MB = 150;
 const RSS_PER_ROOM_MB = 20;
 const STREAMING_TIMEOUT_MS = 60_000;
 const LOOP_RESOLUTION_MS = 10;
+/** Machine busy beyond this bench's processes, % of all cores, above which the results are flagged. */
+const FOREIGN_LOAD_WARN = 10;
 const CORES = cpus().length;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -487,6 +489,13 @@ function printTable(results: Result[], idleRssMiB: number): void {
         `${r.nodeRssLastMiB.toFixed(0)} MiB over the window` +
         (r.restarts > 0 ? `; ${r.restarts} ffmpeg restart(s) while measuring` : ''),
     );
+    const foreign = r.machineBusy - (r.cpuNode + r.cpuFfmpeg + r.cpuServer) / CORES;
+    if (foreign > FOREIGN_LOAD_WARN) {
+      console.log(
+        `WARNING: ${r.rooms} rooms: other work took ${foreign.toFixed(0)} % of the machine while measuring: ` +
+          'these numbers are pessimistic; run again on a quiet machine',
+      );
+    }
   }
   console.log(
     `node RSS before any service (modules loaded, tsx included): ${idleRssMiB.toFixed(0)} MiB; ` +
