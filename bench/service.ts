@@ -511,7 +511,7 @@ function printTable(results: Result[], idleRssMiB: number): void {
   const rssBad = results.filter((r) => r.totalRssMiB > RSS_BASE_MB + RSS_PER_ROOM_MB * r.rooms);
   const verdict = [
     `max sustained rooms with ≤ ${CPU_TARGET} % total CPU: ${best || 'none'} of the levels tried`,
-    failed ? `(${failed.rooms} not sustained)` : '(every level tried was sustained)',
+    failed ? `(${failed.rooms} not sustained);` : '(every level tried was sustained);',
     `target ≥ ${target}: ${best >= target ? 'MET' : 'NOT MET'};`,
     `RSS ≤ ${RSS_BASE_MB} + ${RSS_PER_ROOM_MB}·N MB:`,
     rssBad.length ? `EXCEEDED at ${rssBad.map((r) => r.rooms).join(', ')}` : 'met at every level',

@@ -25,6 +25,8 @@ export interface Service {
 }
 
 export interface ServiceStatus {
+  /** `starting` while the detector loads (no room runs yet), then `running`, then `stopping`. */
+  state: 'starting' | 'running' | 'stopping';
   sourceId: string;
   sink: string;
   detector: { model: string; backend: string };
@@ -35,7 +37,8 @@ export interface ServiceStatus {
 export interface ServiceOptions {
   log: Logger;
   sink?: EventSink;
-  detector?: Detector;
+  /** A ready (or loading) detector instead of the configured one; tests use it. */
+  detector?: Detector | Promise<Detector>;
   shard?: Shard;
 }
 
@@ -93,12 +96,21 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
   // Set once the detector has loaded; the HTTP server answers before that.
   const started: { service?: Service } = {};
   let stopping: Promise<void> | undefined;
+  const shardText = shard ? `${shard.index}/${shard.count}` : null;
+  const startingStatus = (): ServiceStatus => ({
+    state: 'starting',
+    sourceId: config.sourceId,
+    sink: config.sink,
+    detector: { model: config.detector.model, backend: 'loading' },
+    shard: shardText,
+    rooms: [],
+  });
   // Up first, so that health checks answer (and /readyz says why not ready) while the model loads.
   const http =
     config.http.port > 0
       ? await startHttpServer(config.http.port, config.http.host, {
           metrics,
-          status: () => started.service?.status() ?? { starting: 'loading the detector' },
+          status: () => started.service?.status() ?? startingStatus(),
           readiness: () => {
             const problems: string[] = [];
             if (!started.service) problems.push('detector loading');
@@ -113,7 +125,7 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
   let detector: Detector;
   try {
     sink = opts.sink ?? createSink(config, log, metrics);
-    detector = opts.detector ?? (await createDetector(config.detector, log));
+    detector = await (opts.detector ?? createDetector(config.detector, log));
   } catch (err) {
     await http?.close();
     throw err;
@@ -165,10 +177,11 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
     metrics,
     httpPort: http?.port,
     status: () => ({
+      state: stopping ? 'stopping' : 'running',
       sourceId: current.sourceId,
       sink: current.sink,
       detector: { model: detector.model, backend: detector.backend },
-      shard: shard ? `${shard.index}/${shard.count}` : null,
+      shard: shardText,
       rooms: [...rooms.values()].map((r) => r.status()),
     }),
     reload(next) {

@@ -23,6 +23,7 @@ describe('roomcount run: shards and live reload', () => {
   let stderr = '';
   let port = 0;
   let exitCode: number | null | undefined;
+  let startingState = '';
   // Ten candidate ids; the test runs shard 1 of 2 and expects exactly the ids that hash to 1.
   const ids = Array.from({ length: 10 }, (_, i) => `room-${i}`);
   const inShard1 = ids.filter((id) => shardOf(id, 2) === 1);
@@ -62,16 +63,22 @@ describe('roomcount run: shards and live reload', () => {
         return false;
       }
     });
-  }, 60_000);
+    // HTTP answers while the detector loads: a SIGHUP now must not kill the process (Node's default for SIGHUP).
+    startingState = (await status()).state;
+    child.kill('SIGHUP');
+    await until('ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 60_000);
+  }, 90_000);
 
   afterAll(() => {
     if (exitCode === undefined) child.kill('SIGKILL');
     tmp.cleanup();
   });
 
-  it('runs only the rooms of its shard', async () => {
+  it('survives a SIGHUP while the detector loads, then runs only the rooms of its shard', async () => {
+    expect(startingState).toBe('starting');
+    expect(exitCode).toBeUndefined();
     expect(await roomIds()).toEqual(inShard1.filter((id) => ids.slice(0, 6).includes(id)));
-    expect((await status()).shard).toBe('1/2');
+    expect(await status()).toMatchObject({ state: 'running', shard: '1/2' });
   });
 
   it('reloads when the file changes: new rooms of its shard start', async () => {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { resolveConfigPaths } from '../src/config/paths.js';
 import { createLogger } from '../src/log.js';
+import type { Detector } from '../src/detect/detector.js';
 import { StdoutSink } from '../src/report/sink.js';
 import { startService, type Service, type ServiceStatus } from '../src/service.js';
 import { renderTestClip, tempDir } from './helpers/media.js';
@@ -124,5 +125,57 @@ describe('service: many rooms, HTTP endpoints, reload', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).not.toContain('room="drop"');
     expect(logs.text).toContain('configuration reloaded');
+  });
+});
+
+describe('service: while the detector loads', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.cleanup());
+
+  it('answers /healthz at once, /readyz 503 "detector loading", /status state "starting"; then ready', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    let loaded!: (d: Detector) => void;
+    const detector = new Promise<Detector>((resolve) => (loaded = resolve));
+    const starting = startService(config(tmp.dir, port, [roomYaml('a', '', 'no-such-camera.mp4')]), {
+      log: createLogger({ destination: new Capture() }),
+      sink: new StdoutSink('test', new Capture()),
+      detector,
+    });
+    let health: Response | undefined;
+    for (let i = 0; i < 50 && !health; i++) {
+      health = await fetch(`${base}/healthz`).catch(() => undefined);
+      if (!health) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(health?.status).toBe(200);
+    const notReady = await fetch(`${base}/readyz`);
+    expect(notReady.status).toBe(503);
+    expect(await notReady.json()).toEqual({ status: 'not ready', problems: ['detector loading'] });
+    expect(await (await fetch(`${base}/status`)).json()).toEqual({
+      state: 'starting',
+      sourceId: expect.any(String),
+      sink: 'stdout',
+      detector: { model: 'centernet', backend: 'loading' },
+      shard: null,
+      rooms: [],
+    });
+
+    loaded({
+      model: 'fake',
+      backend: 'none',
+      inputSize: { width: 320, height: 240 },
+      detect: () => Promise.resolve([]),
+      dispose: () => Promise.resolve(),
+    });
+    const service = await starting;
+    try {
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+      const status = (await (await fetch(`${base}/status`)).json()) as ServiceStatus;
+      expect(status).toMatchObject({ state: 'running', detector: { model: 'fake', backend: 'none' } });
+      expect(status.rooms.map((r) => r.id)).toEqual(['a']);
+    } finally {
+      await service.stop();
+    }
+    expect((await fetch(`${base}/healthz`).catch(() => undefined))?.ok).not.toBe(true);
   });
 });

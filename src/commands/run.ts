@@ -24,33 +24,46 @@ export async function runService(opts: {
   const shardText = opts.shard ?? config.shard;
   const shard = shardText === undefined ? undefined : parseShard(shardText);
   const log = createLogger();
-  const service = await startService(config, { log, shard });
-
+  // Signals and file changes are handled from the start: the detector can take seconds to load, and a SIGHUP or
+  // an edited file in that time must neither kill the process nor be forgotten.
+  let service: Service | undefined;
+  let pendingReload: string | undefined;
   let lastHash = fileHash(opts.configFile);
   const reload = (why: string) => {
     const hash = fileHash(opts.configFile);
     if (why === 'file changed' && hash === lastHash) return;
     lastHash = hash;
-    void reloadFrom(service, () => opts.readConfig(opts.configFile), log, why);
+    if (service) void reloadFrom(service, () => opts.readConfig(opts.configFile), log, why);
+    else pendingReload = why;
   };
   process.on('SIGHUP', () => reload('SIGHUP'));
   const watcher =
     opts.watchConfig === false ? undefined : watchFile(opts.configFile, () => reload('file changed'));
 
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: string) => {
-      log.info({ signal }, 'stopping: cameras off, pending events flushed');
-      process.removeAllListeners('SIGTERM').removeAllListeners('SIGINT').removeAllListeners('SIGHUP');
-      const force = (second: string) => {
-        log.warn({ signal: second }, 'second signal: exiting now (pending events stay in the outbox)');
-        process.exit(1);
-      };
-      process.once('SIGTERM', force).once('SIGINT', force);
-      watcher?.close();
-      void service.stop(STOP_DEADLINE_MS).then(resolve);
+  let stopRequested!: (signal: string) => void;
+  const stopSignal = new Promise<string>((resolve) => (stopRequested = resolve));
+  const onSignal = (signal: string) => {
+    log.info({ signal }, 'stopping: cameras off, pending events flushed');
+    process.removeAllListeners('SIGTERM').removeAllListeners('SIGINT').removeAllListeners('SIGHUP');
+    const force = (second: string) => {
+      log.warn({ signal: second }, 'second signal: exiting now (pending events stay in the outbox)');
+      process.exit(1);
     };
-    process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
-  });
+    process.once('SIGTERM', force).once('SIGINT', force);
+    watcher?.close();
+    stopRequested(signal);
+  };
+  process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
+
+  try {
+    service = await startService(config, { log, shard });
+  } catch (err) {
+    watcher?.close();
+    throw err;
+  }
+  if (pendingReload) reload(pendingReload);
+  await stopSignal;
+  await service.stop(STOP_DEADLINE_MS);
 }
 
 async function reloadFrom(service: Service, read: () => Config, log: Logger, why: string): Promise<void> {
