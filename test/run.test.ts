@@ -1,8 +1,10 @@
 /** `roomcount run` as a process: shards, reload on file change and SIGHUP, invalid reloads, clean stop. */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultCenterNetModelPath } from '../src/detect/centernet.js';
 import type { ServiceStatus } from '../src/service.js';
 import { shardOf } from '../src/shard.js';
 import { renderTestClip, tempDir } from './helpers/media.js';
@@ -34,6 +36,7 @@ describe('roomcount run: shards and live reload', () => {
       [
         'sink: stdout',
         `http: { port: ${port}, host: 127.0.0.1 }`,
+        'detector: { model: centernet, modelPath: model/centernet.json }',
         'defaults: { sampleFps: 1, windowSeconds: 2, locationType: space, camera: { url: pattern.mp4 } }',
         'rooms:',
         ...roomIds.map((id) => `  - { id: ${id}, locationId: LOC-${id} }`),
@@ -45,6 +48,12 @@ describe('roomcount run: shards and live reload', () => {
 
   beforeAll(async () => {
     renderTestClip(join(tmp.dir, 'pattern.mp4'), { width: 320, height: 240, seconds: 2 });
+    // The model's JSON is a FIFO: the detector stays loading until the test writes it, a window of known length.
+    const model = join(tmp.dir, 'model');
+    mkdirSync(model);
+    const realJson = defaultCenterNetModelPath();
+    symlinkSync(join(dirname(realJson), 'centernet.bin'), join(model, 'centernet.bin'));
+    execFileSync('mkfifo', [join(model, 'centernet.json')]);
     port = await freePort();
     writeConfig(ids.slice(0, 6));
     child = spawn(
@@ -66,6 +75,9 @@ describe('roomcount run: shards and live reload', () => {
     // HTTP answers while the detector loads: a SIGHUP now must not kill the process (Node's default for SIGHUP).
     startingState = (await status()).state;
     child.kill('SIGHUP');
+    await new Promise((r) => setTimeout(r, 500));
+    if (exitCode !== undefined) throw new Error(`roomcount exited (${exitCode}) on SIGHUP while loading`);
+    await writeFile(join(model, 'centernet.json'), readFileSync(realJson)); // blocks until the service reads it
     await until('ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 60_000);
   }, 90_000);
 
