@@ -16,9 +16,9 @@
  *
  *   npx tsx bench/service.ts [--rooms 10,20,30,40] [--seconds 30] [--keyframes] [--size 1080p|720p]
  *                            [--gop 25] [--warmup 10]
- *   experiments (not the product as it is): [--ffmpeg-nice 10] [--ffmpeg-threads 1] [--server-nice 19]
+ *   experiment: [--server-nice 19] (the RTSP test server, which shares this box, at a lower priority)
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -46,8 +46,6 @@ const { values: args } = parseArgs({
     keyframes: { type: 'boolean', default: false },
     size: { type: 'string', default: '1080p' },
     gop: { type: 'string', default: '25' },
-    'ffmpeg-nice': { type: 'string' },
-    'ffmpeg-threads': { type: 'string' },
     'server-nice': { type: 'string' },
   },
 });
@@ -60,23 +58,9 @@ const WARMUP_S = Number(args.warmup);
 const KEYFRAMES = args.keyframes;
 const DECODE = KEYFRAMES ? 'key frames' : 'full decode';
 const GOP = Number(args.gop);
-/** Experiments, not the product's command line: ffmpeg run through a wrapper with nice and/or -threads. */
-const NICE = args['ffmpeg-nice'] === undefined ? undefined : Number(args['ffmpeg-nice']);
-const THREADS = args['ffmpeg-threads'] === undefined ? undefined : Number(args['ffmpeg-threads']);
-const FFMPEG_EXPERIMENT = [
-  NICE === undefined ? '' : `nice ${NICE}`,
-  THREADS === undefined ? '' : `-threads ${THREADS}`,
-]
-  .filter(Boolean)
-  .join(' ');
 /** The RTSP test server at a lower priority: closer to a real site, where the cameras are not on the box. */
 const SERVER_NICE = args['server-nice'] === undefined ? undefined : Number(args['server-nice']);
-const EXPERIMENT = [
-  FFMPEG_EXPERIMENT && `ffmpeg ${FFMPEG_EXPERIMENT}`,
-  SERVER_NICE === undefined ? '' : `test server nice ${SERVER_NICE}`,
-]
-  .filter(Boolean)
-  .join(', ');
+const EXPERIMENT = SERVER_NICE === undefined ? '' : `test server nice ${SERVER_NICE}`;
 const MODE = EXPERIMENT ? `${DECODE}, ${EXPERIMENT}` : DECODE;
 const SIZES = {
   '720p': { width: 1280, height: 720, bitrate: '2M' },
@@ -86,16 +70,12 @@ const SIZE = SIZES[args.size as keyof typeof SIZES];
 if (!SIZE || !LEVELS.every((n) => Number.isInteger(n) && n > 0) || !(MEASURE_S > 0) || !(WARMUP_S >= 0)) {
   console.error(`usage: npx tsx bench/service.ts [--rooms 10,20,30,40] [--seconds 30] [--keyframes]
                             [--size 1080p|720p] [--gop 25] [--warmup 10]
-  experiments: [--ffmpeg-nice 10] [--ffmpeg-threads 1] [--server-nice 19]`);
+  experiment: [--server-nice 19]`);
   process.exit(2);
 }
 if (!(Number.isInteger(GOP) && GOP > 0)) throw new Error(`--gop must be a whole number, got ${args.gop}`);
-if (NICE !== undefined && !(Number.isInteger(NICE) && NICE >= 0 && NICE <= 19))
-  throw new Error('--ffmpeg-nice must be 0..19');
 if (SERVER_NICE !== undefined && !(Number.isInteger(SERVER_NICE) && SERVER_NICE >= 0 && SERVER_NICE <= 19))
   throw new Error('--server-nice must be 0..19');
-if (THREADS !== undefined && !(Number.isInteger(THREADS) && THREADS >= 0))
-  throw new Error('--ffmpeg-threads must be a whole number (0 = auto)');
 
 const FPS = 25;
 const CLIP_SECONDS = 10;
@@ -559,16 +539,6 @@ async function main(): Promise<void> {
     server = await startRtspServer({ file, fps: FPS });
     progress(`RTSP test server ${server.url} (pid ${server.pid})`);
     if (SERVER_NICE !== undefined) setPriority(server.pid, SERVER_NICE);
-    if (FFMPEG_EXPERIMENT) {
-      // FfmpegCamera honours FFMPEG_PATH: a wrapper that adds nice / -threads (a decoder option: before -i).
-      const wrapper = join(tmp.dir, 'ffmpeg');
-      const real = process.env.FFMPEG_PATH ?? 'ffmpeg';
-      const nice = NICE === undefined ? '' : `nice -n ${NICE} `;
-      const threads = THREADS === undefined ? '' : ` -threads ${THREADS}`;
-      writeFileSync(wrapper, `#!/bin/sh\nexec ${nice}'${real}'${threads} "$@"\n`, { mode: 0o755 });
-      process.env.FFMPEG_PATH = wrapper;
-      progress(`experiment: cameras run ${nice}${real}${threads} ...`);
-    }
     for (const n of LEVELS) {
       const r = await measureLevel(n, server, modelPath, log);
       results.push(r);

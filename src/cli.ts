@@ -1,16 +1,11 @@
 #!/usr/bin/env node
 import { dirname } from 'node:path';
 import { Command, Option } from 'commander';
+// Each command's module is imported when it runs, so that `run` with yolox-nano never loads tfjs (~50 MiB).
 import { loadConfig, ConfigError, maskConfig } from './config/load.js';
 import { resolveConfigPaths } from './config/paths.js';
 import type { Config } from './config/schema.js';
-import { runService } from './commands/run.js';
-import { outboxCommand } from './commands/outbox.js';
-import { countImages } from './commands/count.js';
-import { bench } from './commands/bench.js';
 import { parseScore } from './commands/detector-options.js';
-import { evalDataset } from './commands/eval.js';
-import { fetchCocoSsd } from './commands/models.js';
 import { COCO_SSD_BASES, MODELS } from './config/schema.js';
 
 const EXIT_BAD_CONFIG = 2;
@@ -88,6 +83,7 @@ program
   .option('--no-watch', 'do not reload when the config file changes (SIGHUP still reloads)')
   .action(
     withConfigErrors(async (opts: { config: string; shard?: string; watch: boolean }) => {
+      const { runService } = await import('./commands/run.js');
       await runService({ configFile: opts.config, readConfig, shard: opts.shard, watchConfig: opts.watch });
     }),
   );
@@ -123,6 +119,7 @@ withDetectorOptions(
     .addOption(new Option('--json', 'one JSON object per line')),
 ).action(
   withConfigErrors(async (images: string[], opts: DetectorFlags & { json?: boolean }) => {
+    const { countImages } = await import('./commands/count.js');
     await countImages(images, { ...detectorChoice(opts), json: opts.json ?? false });
   }),
 );
@@ -136,6 +133,7 @@ withDetectorOptions(
     .option('--sweep', 'also score at minScore 0.20, 0.25 ... 0.60 (one detector run)'),
 ).action(
   withConfigErrors(async (opts: DetectorFlags & { dataset: string; verbose?: boolean; sweep?: boolean }) => {
+    const { evalDataset } = await import('./commands/eval.js');
     await evalDataset({
       ...detectorChoice(opts),
       dataset: opts.dataset,
@@ -165,6 +163,7 @@ program
         opts: { config?: string; models?: string[]; iterations: number; warmup: number },
       ) => {
         const config = opts.config ? readConfig(opts.config) : undefined;
+        const { bench } = await import('./commands/bench.js');
         await bench({
           config,
           images,
@@ -185,6 +184,7 @@ program
   .option('--room <id>', 'only this room (with --retry-dead or --list)')
   .action(
     withConfigErrors(async (opts: { config: string; retryDead?: boolean; list?: boolean; room?: string }) => {
+      const { outboxCommand } = await import('./commands/outbox.js');
       outboxCommand(readConfig(opts.config), {
         retryDead: opts.retryDead ?? false,
         list: opts.list ?? false,
@@ -213,6 +213,7 @@ models
             : `unknown model "${model}"; only coco-ssd can be fetched`,
       );
     }
+    const { fetchCocoSsd } = await import('./commands/models.js');
     await fetchCocoSsd({ base: opts.base, dir: opts.dir, url: opts.url });
   });
 

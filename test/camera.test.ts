@@ -1,6 +1,13 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFfmpegArgs, classifyFailure, FfmpegCamera, type CameraState } from '../src/camera/ffmpeg.js';
+import { getPriority } from 'node:os';
+import {
+  buildFfmpegArgs,
+  classifyFailure,
+  FFMPEG_NICENESS,
+  FfmpegCamera,
+  type CameraState,
+} from '../src/camera/ffmpeg.js';
 import type { Frame } from '../src/camera/frame.js';
 import { renderTestClip, tempDir } from './helpers/media.js';
 import { childrenOf } from './helpers/rtsp.js';
@@ -23,6 +30,8 @@ describe('buildFfmpegArgs', () => {
       '-vf fps=2,scale=w=512:h=512:force_original_aspect_ratio=decrease -f image2pipe -c:v ppm pipe:1',
     );
     expect(args).not.toContain('-re');
+    expect(args.indexOf('-threads')).toBeLessThan(args.indexOf('-i'));
+    expect(args[args.indexOf('-threads') + 1]).toBe('1');
   });
 
   it('files play in real time, looped or once; still images loop at the sampling rate', () => {
@@ -69,6 +78,8 @@ describe('FfmpegCamera on a local file', () => {
       }),
     );
     expect(childrenOf(process.pid).length).toBeGreaterThan(0);
+    // The decoder runs nicer than this process, so that the detector and event delivery keep the CPU first.
+    expect(getPriority(camera.pid)).toBe(Math.min(19, getPriority() + FFMPEG_NICENESS));
     await camera.stop();
     expect(childrenOf(process.pid)).toEqual([]);
     expect(states).toEqual(['streaming', 'stopped']);

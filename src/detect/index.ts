@@ -1,20 +1,23 @@
 import type { DetectorConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../redact.js';
-import { createCenterNetDetector } from './centernet.js';
-import { createCocoSsdDetector } from './coco-ssd.js';
 import type { Detector } from './detector.js';
-import { createYoloxDetector } from './yolox.js';
 
 export type { Detection, Detector } from './detector.js';
 
-/** Builds the configured person detector (loads the model and, for tfjs models, the tfjs backend). */
+/**
+ * Builds the configured person detector (loads the model and, for tfjs models, the tfjs backend). Each model's
+ * module is imported only when chosen: tfjs and onnxruntime each cost tens of MiB of memory.
+ */
 export async function createDetector(cfg: DetectorConfig, log?: Logger): Promise<Detector> {
   switch (cfg.model) {
-    case 'centernet':
+    case 'centernet': {
       warnUnusedUrl(cfg, log);
+      const { createCenterNetDetector } = await import('./centernet.js');
       return createCenterNetDetector({ minScore: cfg.minScore, modelJsonPath: cfg.modelPath, log });
-    case 'coco-ssd':
+    }
+    case 'coco-ssd': {
+      const { createCocoSsdDetector } = await import('./coco-ssd.js');
       return createCocoSsdDetector({
         minScore: cfg.minScore,
         base: cfg.base,
@@ -22,7 +25,8 @@ export async function createDetector(cfg: DetectorConfig, log?: Logger): Promise
         modelUrl: cfg.modelUrl,
         log,
       });
-    case 'yolox-nano':
+    }
+    case 'yolox-nano': {
       warnUnusedUrl(cfg, log);
       if (!cfg.modelPath) {
         throw new Error(
@@ -30,12 +34,14 @@ export async function createDetector(cfg: DetectorConfig, log?: Logger): Promise
             '(roomcount does not ship it; see README "Models and accuracy")',
         );
       }
+      const { createYoloxDetector } = await import('./yolox.js');
       return createYoloxDetector({
         minScore: cfg.minScore,
         modelPath: cfg.modelPath,
         sha256: cfg.sha256,
         log,
       });
+    }
     default: {
       const unknown: never = cfg.model;
       throw new Error(`unknown detector model "${String(unknown)}"`);
