@@ -536,7 +536,7 @@ async function main(): Promise<void> {
       preset: 'veryfast',
       bitrate: SIZE!.bitrate,
     });
-    server = await startRtspServer({ file, fps: FPS });
+    server = await startRtspServer({ file, fps: FPS, shared: true });
     progress(`RTSP test server ${server.url} (pid ${server.pid})`);
     if (SERVER_NICE !== undefined) setPriority(server.pid, SERVER_NICE);
     for (const n of LEVELS) {

@@ -4,6 +4,8 @@ Run with /usr/bin/python3 (Debian's, which has python3-gi). Prints "PORT <n>" on
   --user U --password P   require HTTP Basic auth
   --stall-after S         send media for S seconds per client, then hold it (0: accept, never send any;
                           DESCRIBE then gets no answer, as the media never prerolls)
+  --shared                one pipeline for every client (many cameras' worth of clients at a fraction of
+                          the CPU: benchmarks use it, as real cameras are not on the measured box)
 """
 
 import argparse
@@ -26,6 +28,7 @@ parser.add_argument("--fps", type=int, default=10)
 parser.add_argument("--user")
 parser.add_argument("--password")
 parser.add_argument("--stall-after", type=float)
+parser.add_argument("--shared", action="store_true")
 args = parser.parse_args()
 
 try:  # die with the test process even if it is killed hard (Linux)
@@ -68,6 +71,7 @@ factory.set_launch(
     "! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )"
 )
 factory.connect("media-configure", on_media_configure)
+factory.set_shared(args.shared)
 
 server = GstRtspServer.RTSPServer()
 server.set_address("127.0.0.1")

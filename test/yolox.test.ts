@@ -35,6 +35,16 @@ describe('preprocessYolox', () => {
     for (let c = 0; c < 3; c++) for (let y = 4; y < 8; y++) expect(at(c, 0, y)).toBe(114);
   });
 
+  it('reuses a buffer it is given, padding it afresh (a smaller frame after a full one)', () => {
+    const buffer = preprocessYolox(renderFrame(8, 8, () => [1, 2, 3]), 8).data;
+    const { data } = preprocessYolox(renderFrame(8, 4, () => [5, 6, 7]), 8, buffer);
+    expect(data).toBe(buffer);
+    expect([data[0], data[64], data[128]]).toEqual([7, 6, 5]);
+    expect([data[63], data[127], data[191]]).toEqual([114, 114, 114]); // row 7: padding again
+    // A buffer of the wrong size is not used.
+    expect(preprocessYolox(renderFrame(8, 4, () => [5, 6, 7]), 16, buffer).data).not.toBe(buffer);
+  });
+
   it('resizes like cv2.resize(INTER_LINEAR): half-pixel centres, clamped edges', () => {
     // 2x1 → r = min(8/1, 8/2) = 4 → 8x4. Along x the source ramp [0, 100] gives cv2's
     // [0, 0, 12.5, 37.5, 62.5, 87.5, 100, 100].

@@ -48,6 +48,8 @@ export interface RtspServerOptions {
   password?: string;
   /** Send media for this many seconds per client, then hold it (0: accept, never answer with media). */
   stallAfterSeconds?: number;
+  /** One pipeline for all clients (benchmarks: many clients at a fraction of the server's CPU). */
+  shared?: boolean;
 }
 
 export interface RtspServer {
@@ -82,6 +84,7 @@ export async function startRtspServer(opts: RtspServerOptions): Promise<RtspServ
   ];
   if (opts.user !== undefined) args.push('--user', opts.user, '--password', opts.password ?? '');
   if (opts.stallAfterSeconds !== undefined) args.push('--stall-after', String(opts.stallAfterSeconds));
+  if (opts.shared) args.push('--shared');
   const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
