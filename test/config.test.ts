@@ -374,6 +374,88 @@ describe('parseConfig: errors point at the YAML', () => {
     ]);
   });
 
+  it('a wrong value from the environment is described, never shown (it may be a secret)', () => {
+    const text = (type: string) =>
+      yml`
+      calven:
+        auth:
+          type: TYPE
+          apiKey: key
+          apiSecret: \${SECRET}
+      rooms:
+        - id: r
+          locationId: L
+          locationType: space
+          camera: { url: "rtsp://cam" }
+          sampleFps: \${FPS}
+    `.replace('TYPE', type);
+    const env = { SECRET: '918273645', AUTH_TYPE: 'hmca', FPS: 'fast' };
+    expect(problems(text('${AUTH_TYPE}'), env)).toEqual([
+      {
+        line: 3,
+        col: 11,
+        path: 'calven.auth.type',
+        message: 'expected one of hmac, oauth; got a string from the environment (value not shown)',
+      },
+      {
+        line: 11,
+        col: 16,
+        path: 'rooms[0].sampleFps',
+        message: 'expected number, got a string from the environment (value not shown)',
+      },
+    ]);
+    const found = problems(text('hmac'), { ...env, FPS: '918273645x' });
+    expect(found.map((p) => `${p.line}:${p.col} ${p.path}: ${p.message}`)).toEqual([
+      '11:16 rooms[0].sampleFps: expected number, got a string from the environment (value not shown)',
+    ]);
+    expect(JSON.stringify(found)).not.toContain('918273645');
+  });
+
+  it('a value from the environment gets the type its key wants, quoted or not', () => {
+    const config = parseConfig(
+      yml`
+        http: { port: "\${PORT}" }
+        calven:
+          auth:
+            type: hmac
+            apiKey: \${KEY}
+            apiSecret: \${SECRET}
+        rooms:
+          - { id: r, locationId: "\${LOC}", locationType: space, camera: { url: x.mp4, keyframesOnly: "\${KEY_ONLY}" }, sampleFps: "\${FPS}" }
+        defaults:
+          windowSeconds: \${WINDOW}
+      `,
+      'rooms.yaml',
+      {
+        PORT: '8080',
+        KEY: '0123',
+        SECRET: '918273645',
+        LOC: '4711',
+        KEY_ONLY: 'true',
+        FPS: '2',
+        WINDOW: '30',
+      },
+    );
+    expect(config.http.port).toBe(8080);
+    // Text stays text, even if it reads as a number: a secret "0123" is not 123.
+    expect(config.calven?.auth).toEqual({ type: 'hmac', apiKey: '0123', apiSecret: '918273645' });
+    expect(config.rooms[0]).toMatchObject({ locationId: '4711', sampleFps: 2, windowSeconds: 30 });
+    expect(config.rooms[0]!.camera.keyframesOnly).toBe(true);
+  });
+
+  it('an unquoted ${NAME} inside { } gets a hint', () => {
+    expect(problems('rooms:\n  - { id: r, sampleFps: ${FPS} }\n', { FPS: '2' })).toEqual([
+      {
+        line: 2,
+        col: 26,
+        path: '',
+        message: expect.stringMatching(
+          /\(inside \{ \} or \[ \], put quotes around \$\{NAME\}: "\$\{NAME\}"\)$/,
+        ),
+      },
+    ]);
+  });
+
   it('YAML syntax error', () => {
     expect(problems(`sink: stdout\nrooms: id: r\n`)).toEqual([
       { line: 2, col: 8, path: '', message: 'Nested mappings are not allowed in compact mappings' },

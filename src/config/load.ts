@@ -70,11 +70,17 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   // and that first error.
   const firstSyntaxError = doc.errors.find((err) => err.code !== 'DUPLICATE_KEY');
   for (const err of doc.errors.filter((e) => e === firstSyntaxError || e.code === 'DUPLICATE_KEY')) {
-    add(err.pos[0], [], err === firstSyntaxError ? err.message : `duplicate key "${keyAt(doc, err.pos[0])}"`);
+    add(
+      err.pos[0],
+      [],
+      err === firstSyntaxError
+        ? syntaxMessage(err.message, text, err.pos[0])
+        : `duplicate key "${keyAt(doc, err.pos[0])}"`,
+    );
   }
   if (problems.length) throw new ConfigError(sortUnique(problems));
 
-  const envFailed = substituteEnv(doc, env, (node, path, name) =>
+  const { failed: envFailed, substituted } = substituteEnv(doc, env, (node, path, name) =>
     add(node.range?.[0] ?? 0, path, `environment variable "${name}" is not set`),
   );
 
@@ -126,6 +132,10 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     if (envFailed.has(spot.node)) continue; // already reported as a missing variable
     if (issue.code === 'invalid_type' && issue.input === undefined && typeof path.at(-1) === 'string') {
       add(offsetOf(spot, false), spot.at, `missing required key "${spot.rest.join('.')}"`);
+    } else if (substituted.has(spot.node)) {
+      // A value from the environment may be a secret: say what is wrong with it without showing it.
+      const message = humanizeIssue(issue as z.core.$ZodRawIssue, true) ?? issue.message;
+      add(offsetOf(spot), spot.at, message);
     } else {
       add(offsetOf(spot), spot.at, issue.message);
     }
@@ -167,31 +177,46 @@ export function maskConfig(cfg: Config): unknown {
 }
 
 /**
- * Replaces `${NAME}` in every string value (not keys) in place; `$${NAME}` stays a literal `${NAME}`. A plain
- * (unquoted) scalar is re-typed after substitution, so `port: ${PORT}` gives a number. Returns the nodes that
- * referenced an unset variable.
+ * Replaces `${NAME}` in every string value (not keys) in place; `$${NAME}` stays a literal `${NAME}`. The result
+ * is typed as the schema wants it there (see retypeFor), so `port: ${PORT}` gives a number and
+ * `apiSecret: ${SECRET}` a string. Returns the nodes that referenced an unset variable, and those that took a
+ * value from one.
  */
 function substituteEnv(
   doc: Document,
   env: NodeJS.ProcessEnv,
   onMissing: (node: Scalar, path: Seg[], name: string) => void,
-): Set<unknown> {
+): { failed: Set<unknown>; substituted: Set<unknown> } {
   const failed = new Set<unknown>();
+  const substituted = new Set<unknown>();
   visit(doc, {
     Scalar(key, node, ancestors) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
       const out = node.value.replace(ENV_REF, (ref, escaped: string, name: string) => {
         if (escaped) return ref.slice(1);
         const value = env[name];
-        if (value !== undefined) return value;
+        if (value !== undefined) {
+          substituted.add(node);
+          return value;
+        }
         failed.add(node);
         onMissing(node, pathOf(ancestors, node), name);
         return ref;
       });
-      node.value = node.type === Scalar.PLAIN ? retype(out) : out;
+      node.value = retypeFor(pathOf(ancestors, node), out, node.type === Scalar.PLAIN);
     },
   });
-  return failed;
+  return { failed, substituted };
+}
+
+/** The parser's message, with a hint for the usual cause: an unquoted `${NAME}` inside `{ }` or `[ ]`. */
+function syntaxMessage(message: string, text: string, offset: number): string {
+  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+  const lineEnd = text.indexOf('\n', offset);
+  const line = text.slice(lineStart, lineEnd < 0 ? undefined : lineEnd);
+  return /flow/i.test(message) && /(^|[^"'])\$\{/.test(line)
+    ? `${message} (inside { } or [ ], put quotes around \${NAME}: "\${NAME}")`
+    : message;
 }
 
 /** The text of the map key that starts at `offset`. */
@@ -206,6 +231,39 @@ function keyAt(doc: Document, offset: number): string {
     },
   });
   return found;
+}
+
+/**
+ * The value a substituted scalar gets. Where the schema wants text (IDs, secrets, URLs) it stays text, even if
+ * it looks like a number (a numeric secret must not become 12345, nor "0123" become 123); where it wants a
+ * number or true/false, the text is read as YAML, quoted or not (`"${FPS}"` too, which flow mappings need).
+ * At a key the schema does not know, an unquoted value is read as YAML and a quoted one stays text.
+ */
+function retypeFor(path: readonly Seg[], text: string, plain: boolean): unknown {
+  const schemaPath = path[0] === 'defaults' ? ['rooms', 0, ...path.slice(1)] : path;
+  const types = leafTypes(configSchema, schemaPath);
+  if (types.has('string') || types.has('enum') || types.has('literal')) return text;
+  if (types.has('number') || types.has('boolean')) return retype(text);
+  return plain ? retype(text) : text;
+}
+
+/** The zod types (`string`, `number`, ...) a value at `path` may have. */
+function leafTypes(schema: z.ZodType, path: readonly Seg[]): Set<string> {
+  const def = schema.def as unknown as {
+    type: string;
+    innerType?: z.ZodType;
+    in?: z.ZodType;
+    options?: z.ZodType[];
+    shape?: Record<string, z.ZodType>;
+    element?: z.ZodType;
+  };
+  if (def.innerType) return leafTypes(def.innerType, path);
+  if (def.type === 'pipe' && def.in) return leafTypes(def.in, path);
+  if (def.options) return new Set(def.options.flatMap((o) => [...leafTypes(o, path)]));
+  const [seg, ...rest] = path;
+  if (seg === undefined) return new Set([def.type]);
+  const next = typeof seg === 'number' ? def.element : def.shape?.[seg];
+  return next ? leafTypes(next, rest) : new Set();
 }
 
 function retype(text: string): unknown {
@@ -324,7 +382,12 @@ function editDistance(a: string, b: string): number {
 const BOUNDS = { too_small: ['greater than', 'at least'], too_big: ['less than', 'at most'] } as const;
 const TYPE_NAMES: Record<string, string> = { object: 'mapping', array: 'list', int: 'integer' };
 
-function describe(value: unknown): string {
+/** A value for a message; `hidden` (it came from the environment, and may be a secret) names only its kind. */
+function describe(value: unknown, hidden = false): string {
+  if (hidden) {
+    const kind = value === null ? 'an empty value' : Array.isArray(value) ? 'a list' : `a ${typeof value}`;
+    return `${kind} from the environment (value not shown)`;
+  }
   if (value === null) return 'an empty value';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
@@ -336,14 +399,17 @@ function describe(value: unknown): string {
 }
 
 /** zod error map: short, YAML-flavoured messages. Messages set in the schema still win. */
-const humanize: z.core.$ZodErrorMap = (issue) => {
+const humanize: z.core.$ZodErrorMap = (issue) => humanizeIssue(issue, false);
+
+/** The message for an issue; `hidden`: the value came from the environment and is not shown. */
+function humanizeIssue(issue: z.core.$ZodRawIssue, hidden: boolean): string | undefined {
   switch (issue.code) {
     case 'invalid_type':
-      return `expected ${TYPE_NAMES[issue.expected] ?? issue.expected}, got ${describe(issue.input)}`;
+      return `expected ${TYPE_NAMES[issue.expected] ?? issue.expected}, got ${describe(issue.input, hidden)}`;
     case 'invalid_value':
       return issue.values.length === 1
-        ? `expected ${JSON.stringify(issue.values[0])}, got ${describe(issue.input)}`
-        : `expected one of ${issue.values.join(', ')}; got ${describe(issue.input)}`;
+        ? `expected ${JSON.stringify(issue.values[0])}, got ${describe(issue.input, hidden)}`
+        : `expected one of ${issue.values.join(', ')}; got ${describe(issue.input, hidden)}`;
     case 'too_small':
     case 'too_big': {
       const small = issue.code === 'too_small';
@@ -358,12 +424,12 @@ const humanize: z.core.$ZodErrorMap = (issue) => {
       const options = (issue as { options?: unknown[] }).options?.join(', ');
       if (!key || !options || !isObj(input)) return undefined;
       return key in input
-        ? `expected one of ${options}; got ${describe(input[key])}`
+        ? `expected one of ${options}; got ${describe(input[key], hidden)}`
         : `missing required key "${key}" (one of ${options})`;
     }
     case 'invalid_format':
-      return issue.format === 'url' ? `expected a URL, got ${describe(issue.input)}` : undefined;
+      return issue.format === 'url' ? `expected a URL, got ${describe(issue.input, hidden)}` : undefined;
     default:
       return undefined;
   }
-};
+}
