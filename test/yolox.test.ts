@@ -36,13 +36,26 @@ describe('preprocessYolox', () => {
   });
 
   it('reuses a buffer it is given, padding it afresh (a smaller frame after a full one)', () => {
-    const buffer = preprocessYolox(renderFrame(8, 8, () => [1, 2, 3]), 8).data;
-    const { data } = preprocessYolox(renderFrame(8, 4, () => [5, 6, 7]), 8, buffer);
+    const buffer = preprocessYolox(
+      renderFrame(8, 8, () => [1, 2, 3]),
+      8,
+    ).data;
+    const { data } = preprocessYolox(
+      renderFrame(8, 4, () => [5, 6, 7]),
+      8,
+      buffer,
+    );
     expect(data).toBe(buffer);
     expect([data[0], data[64], data[128]]).toEqual([7, 6, 5]);
     expect([data[63], data[127], data[191]]).toEqual([114, 114, 114]); // row 7: padding again
     // A buffer of the wrong size is not used.
-    expect(preprocessYolox(renderFrame(8, 4, () => [5, 6, 7]), 16, buffer).data).not.toBe(buffer);
+    expect(
+      preprocessYolox(
+        renderFrame(8, 4, () => [5, 6, 7]),
+        16,
+        buffer,
+      ).data,
+    ).not.toBe(buffer);
   });
 
   it('resizes like cv2.resize(INTER_LINEAR): half-pixel centres, clamped edges', () => {
