@@ -29,11 +29,12 @@ export async function runService(opts: {
   let service: Service | undefined;
   let pendingReload: string | undefined;
   let lastHash = fileHash(opts.configFile);
+  const read = () => opts.readConfig(opts.configFile);
   const reload = (why: string) => {
     const hash = fileHash(opts.configFile);
     if (why === 'file changed' && hash === lastHash) return;
     lastHash = hash;
-    if (service) void reloadFrom(service, () => opts.readConfig(opts.configFile), log, why);
+    if (service) void reloadFrom(service, read, log, why);
     else pendingReload = why;
   };
   process.on('SIGHUP', () => reload('SIGHUP'));
@@ -61,7 +62,8 @@ export async function runService(opts: {
     watcher?.close();
     throw err;
   }
-  if (pendingReload) reload(pendingReload);
+  // Straight to reloadFrom: reload() already recorded the file's new hash, and would take it as unchanged.
+  if (pendingReload) void reloadFrom(service, read, log, pendingReload);
   await stopSignal;
   await service.stop(STOP_DEADLINE_MS);
 }
