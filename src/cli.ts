@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { dirname } from 'node:path';
 import { Command, Option } from 'commander';
-// Each command's module is imported when it runs, so that `run` with yolox-nano never loads tfjs (~50 MiB).
 import { loadConfig, ConfigError, maskConfig } from './config/load.js';
 import { resolveConfigPaths } from './config/paths.js';
 import type { Config } from './config/schema.js';
@@ -67,6 +66,7 @@ function detectorChoice(opts: DetectorFlags) {
   };
 }
 
+// Each command's module is imported when it runs, so that `run` with yolox-nano never loads tfjs (~50 MiB).
 const program = new Command()
   .name('roomcount')
   .description('Counts people in meeting rooms from cameras and reports occupancy to Calven.')

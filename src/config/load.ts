@@ -241,29 +241,10 @@ function keyAt(doc: Document, offset: number): string {
  */
 function retypeFor(path: readonly Seg[], text: string, plain: boolean): unknown {
   const schemaPath = path[0] === 'defaults' ? ['rooms', 0, ...path.slice(1)] : path;
-  const types = leafTypes(configSchema, schemaPath);
+  const types = new Set(schemasAt(configSchema, schemaPath).map((t) => defOf(t).type));
   if (types.has('string') || types.has('enum') || types.has('literal')) return text;
   if (types.has('number') || types.has('boolean')) return retype(text);
   return plain ? retype(text) : text;
-}
-
-/** The zod types (`string`, `number`, ...) a value at `path` may have. */
-function leafTypes(schema: z.ZodType, path: readonly Seg[]): Set<string> {
-  const def = schema.def as unknown as {
-    type: string;
-    innerType?: z.ZodType;
-    in?: z.ZodType;
-    options?: z.ZodType[];
-    shape?: Record<string, z.ZodType>;
-    element?: z.ZodType;
-  };
-  if (def.innerType) return leafTypes(def.innerType, path);
-  if (def.type === 'pipe' && def.in) return leafTypes(def.in, path);
-  if (def.options) return new Set(def.options.flatMap((o) => [...leafTypes(o, path)]));
-  const [seg, ...rest] = path;
-  if (seg === undefined) return new Set([def.type]);
-  const next = typeof seg === 'number' ? def.element : def.shape?.[seg];
-  return next ? leafTypes(next, rest) : new Set();
 }
 
 function retype(text: string): unknown {
@@ -346,18 +327,34 @@ function unwrapUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
 
 /** The keys the schema allows at a path (for "did you mean" suggestions). */
 function keysAt(schema: z.ZodType, path: readonly Seg[]): string[] {
-  const def = schema.def as unknown as {
+  return schemasAt(schema, path).flatMap((s) => Object.keys(defOf(s).shape ?? {}));
+}
+
+/** The parts of a zod schema the walks below look at. */
+function defOf(schema: z.ZodType) {
+  return schema.def as unknown as {
+    type: string;
     innerType?: z.ZodType;
+    in?: z.ZodType;
     options?: z.ZodType[];
     shape?: Record<string, z.ZodType>;
     element?: z.ZodType;
   };
-  if (def.innerType) return keysAt(def.innerType, path);
-  if (def.options) return def.options.flatMap((o) => keysAt(o, path));
+}
+
+/**
+ * The schemas a value at `path` is checked against: defaults/optionals and pipes unwrapped, every option of a
+ * union followed.
+ */
+function schemasAt(schema: z.ZodType, path: readonly Seg[]): z.ZodType[] {
+  const def = defOf(schema);
+  if (def.innerType) return schemasAt(def.innerType, path);
+  if (def.type === 'pipe' && def.in) return schemasAt(def.in, path);
+  if (def.options) return def.options.flatMap((o) => schemasAt(o, path));
   const [seg, ...rest] = path;
-  if (seg === undefined) return Object.keys(def.shape ?? {});
+  if (seg === undefined) return [schema];
   const next = typeof seg === 'number' ? def.element : def.shape?.[seg];
-  return next ? keysAt(next, rest) : [];
+  return next ? schemasAt(next, rest) : [];
 }
 
 function unknownKey(key: string, known: readonly string[]): string {
