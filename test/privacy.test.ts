@@ -121,7 +121,9 @@ describe('privacy: two rooms for over a minute, real pipeline, real RTSP camera,
         `    camera: { url: "${PEOPLE_PHOTO}" }`,
       ].join('\n'),
     );
-    startedAt = Date.now();
+    // From the millisecond after the config was written: Date.now() rounds down, so a file written a moment before
+    // it could otherwise count as created by the service.
+    startedAt = Math.max(Date.now(), Math.floor(statSync(config).mtimeMs) + 1);
     const child = spawn(
       process.execPath,
       // Absolute paths: the service runs in its own empty working directory.
