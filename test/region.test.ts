@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  explainDetections,
   filterByRegion,
   peopleInRoom,
   pointInPolygon,
@@ -245,5 +246,43 @@ describe('roomFilterFrom', () => {
     const f = roomFilterFrom({ minScore: 0.2, region: { exclude: [] } }, 0.3);
     expect(f).toEqual({ minScore: 0.3, region: { include: [], exclude: [] }, anchor: 'bottom-center' });
     expect(roomFilterFrom({ region: { exclude: [] } }, 0.35).minScore).toBe(0.35);
+  });
+});
+
+describe('explainDetections: why each box counts or not', () => {
+  const FRAME = { width: 100, height: 100 };
+  const square = (x1: number, y1: number, x2: number, y2: number): Polygon => [
+    [x1, y1],
+    [x2, y1],
+    [x2, y2],
+    [x1, y2],
+  ];
+  it('gives the first failed test: score, then box size, then region, then exclusion', () => {
+    const f: RoomFilter = {
+      minScore: 0.5,
+      minBoxArea: 0.01,
+      maxBoxArea: 0.2,
+      region: { include: [square(0, 0, 0.5, 1)], exclude: [square(0, 0.8, 0.2, 1)] },
+      anchor: 'bottom-center',
+    };
+    const dets: Detection[] = [
+      { score: 0.3, box: [10, 10, 30, 50] }, // low score (also outside nothing)
+      { score: 0.9, box: [10, 10, 12, 12] }, // 4 px²: too small
+      { score: 0.9, box: [0, 0, 60, 60] }, // 3600 px²: too large
+      { score: 0.9, box: [60, 10, 80, 50] }, // feet at x 0.7: outside the include polygon
+      { score: 0.9, box: [5, 50, 15, 90] }, // feet at (0.1, 0.9): in the excluded corner
+      { score: 0.9, box: [20, 20, 40, 60] }, // counted
+    ];
+    const explained = explainDetections(dets, f, FRAME);
+    expect(explained.map((e) => e.reason ?? 'counted')).toEqual([
+      'below minScore',
+      'box too small',
+      'box too large',
+      'outside region',
+      'excluded',
+      'counted',
+    ]);
+    expect(explained.map((e) => e.detection)).toEqual(dets);
+    expect(peopleInRoom(dets, f, FRAME)).toEqual([dets[5]]);
   });
 });

@@ -40,21 +40,14 @@ export function anchorPoint(box: Detection['box'], anchor: Anchor): [number, num
   return [(x1 + x2) / 2, anchor === 'center' ? (y1 + y2) / 2 : y2];
 }
 
-/** The detections that count for a room, given the frame size the boxes are in. */
+/** The detections whose anchor lies in the region (scores and box sizes not looked at), in frame pixels. */
 export function filterByRegion(
   detections: readonly Detection[],
   region: Region,
   frame: { width: number; height: number },
   anchor: Anchor = 'bottom-center',
 ): Detection[] {
-  return detections.filter((d) => {
-    const [ax, ay] = anchorPoint(d.box, anchor);
-    // Nudge the bottom edge inside the picture so a person standing on it is not lost.
-    const x = Math.min(ax / frame.width, 1 - 1e-9);
-    const y = Math.min(ay / frame.height, 1 - 1e-9);
-    const included = region.include.length === 0 || region.include.some((p) => pointInPolygon(x, y, p));
-    return included && !region.exclude.some((p) => pointInPolygon(x, y, p));
-  });
+  return peopleInRoom(detections, { minScore: -Infinity, region, anchor }, frame);
 }
 
 /** Everything that decides which of a frame's detections count as people in one room. */
@@ -96,25 +89,59 @@ export function wholeFrameFilter(minScore: number): RoomFilter {
   return { minScore, region: { include: [], exclude: [] }, anchor: 'bottom-center' };
 }
 
+/** Why a detection does not count for a room. */
+export type IgnoredReason =
+  'below minScore' | 'box too small' | 'box too large' | 'outside region' | 'excluded';
+
+/** One detection with the room's verdict on it (what snapshot pictures and the setup page show). */
+export interface ExplainedDetection {
+  detection: Detection;
+  counted: boolean;
+  /** Set when not counted: the first test it failed, in the order score, box size, region. */
+  reason?: IgnoredReason;
+}
+
 /**
- * The people who count for a room: the detections (boxes in frame pixels) with score >= `minScore`, whose
- * box area as a fraction of the frame area lies within [`minBoxArea`, `maxBoxArea`], and whose anchor point
- * lies in the room's region (inside an include polygon, or anywhere when there is none, and in no exclude
- * polygon). Pure; keeps the input order; the count is the length of the result.
+ * Every detection with whether it counts for the room and, if not, why: score >= `minScore`, box area as a
+ * fraction of the frame area within [`minBoxArea`, `maxBoxArea`], and the anchor point inside an include polygon
+ * (anywhere when there is none) and in no exclude polygon. Pure; keeps the input order.
+ */
+export function explainDetections(
+  detections: readonly Detection[],
+  filter: RoomFilter,
+  frame: { width: number; height: number },
+): ExplainedDetection[] {
+  const frameArea = frame.width * frame.height;
+  const minArea = (filter.minBoxArea ?? 0) * frameArea;
+  const maxArea = (filter.maxBoxArea ?? 1) * frameArea;
+  const { include, exclude } = filter.region;
+  return detections.map((detection) => {
+    const ignored = (reason: IgnoredReason): ExplainedDetection => ({ detection, counted: false, reason });
+    if (!(detection.score >= filter.minScore)) return ignored('below minScore'); // NaN-safe
+    const [x1, y1, x2, y2] = detection.box;
+    const area = Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
+    if (area < minArea) return ignored('box too small');
+    if (area > maxArea) return ignored('box too large');
+    const [ax, ay] = anchorPoint(detection.box, filter.anchor);
+    // Nudge the bottom edge inside the picture so a person standing on it is not lost.
+    const x = Math.min(ax / frame.width, 1 - 1e-9);
+    const y = Math.min(ay / frame.height, 1 - 1e-9);
+    if (include.length > 0 && !include.some((p) => pointInPolygon(x, y, p))) return ignored('outside region');
+    if (exclude.some((p) => pointInPolygon(x, y, p))) return ignored('excluded');
+    return { detection, counted: true };
+  });
+}
+
+/**
+ * The people who count for a room: the detections that `explainDetections` counts (score, box area, region with
+ * anchor). Pure; keeps the input order; the count is the length of the result.
  */
 export function peopleInRoom(
   detections: readonly Detection[],
   filter: RoomFilter,
   frame: { width: number; height: number },
 ): Detection[] {
-  const frameArea = frame.width * frame.height;
-  const minArea = (filter.minBoxArea ?? 0) * frameArea;
-  const maxArea = (filter.maxBoxArea ?? 1) * frameArea;
-  const sized = detections.filter((d) => {
-    if (!(d.score >= filter.minScore)) return false; // NaN-safe
-    const [x1, y1, x2, y2] = d.box;
-    const area = Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
-    return area >= minArea && area <= maxArea;
-  });
-  return filterByRegion(sized, filter.region, frame, filter.anchor);
+  return explainDetections(detections, filter, frame)
+    .filter((e) => e.counted)
+    .map((e) => e.detection);
 }
