@@ -4,8 +4,10 @@ import { Command, Option } from 'commander';
 import { loadConfig, ConfigError, maskConfig } from './config/load.js';
 import { resolveConfigPaths } from './config/paths.js';
 import type { Config } from './config/schema.js';
-import { parseScore } from './commands/detector-options.js';
+import { parseInputSize, parseScore, parseTiles } from './commands/detector-options.js';
+import type { TileSetting } from './detect/detector.js';
 import { COCO_SSD_BASES, MODELS } from './config/schema.js';
+import { MODEL_DESCRIPTORS } from './detect/models.js';
 
 const EXIT_BAD_CONFIG = 2;
 
@@ -39,6 +41,8 @@ function withDetectorOptions(cmd: Command): Command {
     .addOption(new Option('--model <name>', "detector model instead of the config's").choices(MODELS))
     .option('--model-path <path>', 'model file or folder for --model (yolox_nano.onnx, coco-ssd folder)')
     .option('--min-score <score>', "detector minScore instead of the config's (0..1)", parseScore)
+    .option('--tiles <tiles>', 'auto, off, or COLUMNSxROWS[:OVERLAP] (e.g. 2x1:0.25)', parseTiles)
+    .option('--input-size <n>', 'models with a dynamic input: the short side to run at', parseInputSize)
     .option(
       '--full-res',
       "detect on full-size images (default: scaled to the detector's input box, as the camera does)",
@@ -51,6 +55,8 @@ interface DetectorFlags {
   model?: string;
   modelPath?: string;
   minScore?: number;
+  tiles?: TileSetting;
+  inputSize?: number;
   fullRes?: boolean;
 }
 
@@ -62,6 +68,8 @@ function detectorChoice(opts: DetectorFlags) {
     model: opts.model,
     modelPath: opts.modelPath,
     minScore: opts.minScore,
+    tiles: opts.tiles,
+    inputSize: opts.inputSize,
     fullResolution: opts.fullRes ?? false,
   };
 }
@@ -145,9 +153,12 @@ withDetectorOptions(
 
 program
   .command('bench')
-  .description('time each available detector (ms/frame median and p95, frames/s)')
-  .argument('[images...]', 'time on these images instead of rendered 640x480 and 1280x720 frames')
+  .description(
+    'time each available model × geometry (square / native aspect / tiles): ms/frame, frames/s, rooms per box',
+  )
+  .argument('[images...]', 'time on these images instead of rendered 1280x720 and 1280x640 frames')
   .option('-c, --config <file>', 'YAML configuration file (its detector and model paths)')
+  .option('--models-dir <dir>', 'where fetched models are, instead of the models folder')
   .option('--models <list>', `comma-separated subset of ${MODELS.join(',')}`, (v: string) =>
     v
       .split(',')
@@ -160,7 +171,13 @@ program
     withConfigErrors(
       async (
         images: string[],
-        opts: { config?: string; models?: string[]; iterations: number; warmup: number },
+        opts: {
+          config?: string;
+          models?: string[];
+          iterations: number;
+          warmup: number;
+          modelsDir?: string;
+        },
       ) => {
         const config = opts.config ? readConfig(opts.config) : undefined;
         const { bench } = await import('./commands/bench.js');
@@ -170,6 +187,7 @@ program
           models: opts.models,
           iterations: opts.iterations,
           warmup: opts.warmup,
+          modelsDir: opts.modelsDir,
         });
       },
     ),
@@ -196,25 +214,39 @@ program
 const models = program.command('models').description('get model weights that do not ship with roomcount');
 models
   .command('fetch')
-  .description('download coco-ssd weights into DIR and record (or verify) their sha256 in DIR/SHA256SUMS')
-  .argument('<model>', 'coco-ssd (centernet ships with roomcount; yolox_nano.onnx: see README)')
-  .requiredOption('--dir <dir>', 'folder to put model.json, weight shards and SHA256SUMS in')
+  .description(
+    'download a model from its pinned URL, check its pinned sha256, install it into the models folder ' +
+      '(coco-ssd: into --dir, recording hashes in DIR/SHA256SUMS)',
+  )
+  .argument(
+    '<model>',
+    `${MODEL_DESCRIPTORS.filter((d) => 'weights' in d)
+      .map((d) => d.name)
+      .join(', ')} or coco-ssd`,
+  )
+  .option('--dir <dir>', 'install here instead of the models folder (coco-ssd: required)')
   .addOption(
     new Option('--base <base>', 'coco-ssd base network').choices(COCO_SSD_BASES).default('lite_mobilenet_v2'),
   )
-  .option('--url <url>', 'model.json URL (a mirror) instead of the official storage.googleapis.com one')
-  .action(async (model: string, opts: { dir: string; base: string; url?: string }) => {
+  .option(
+    '--url <url>',
+    'download from this URL (a mirror) instead of the pinned one; the pinned hash still applies',
+  )
+  .action(async (model: string, opts: { dir?: string; base: string; url?: string }) => {
+    const { fetchCocoSsd, fetchModel } = await import('./commands/models.js');
     if (model !== 'coco-ssd') {
-      throw new Error(
-        model === 'centernet'
-          ? 'centernet ships with roomcount (in @vladmandic/human); nothing to fetch'
-          : model === 'yolox-nano'
-            ? 'yolox-nano is not fetched by roomcount: get yolox_nano.onnx as README "Models and accuracy" says'
-            : `unknown model "${model}"; only coco-ssd can be fetched`,
-      );
+      await fetchModel(model, { dir: opts.dir, url: opts.url });
+      return;
     }
-    const { fetchCocoSsd } = await import('./commands/models.js');
+    if (!opts.dir) throw new Error('models fetch coco-ssd needs --dir DIR (the folder to put its files in)');
     await fetchCocoSsd({ base: opts.base, dir: opts.dir, url: opts.url });
+  });
+models
+  .command('list')
+  .description('every model roomcount knows, whether it is installed, and what detector.model auto uses')
+  .action(async () => {
+    const { listModels } = await import('./commands/models.js');
+    listModels();
   });
 
 program.parseAsync().catch((err: unknown) => {

@@ -3,6 +3,7 @@ import { FfmpegCamera, type CameraState } from './camera/ffmpeg.js';
 import type { Frame } from './camera/frame.js';
 import type { Detection } from './detect/detector.js';
 import type { DetectionQueue } from './detect/queue.js';
+import type { FrameLimit } from './detect/geometry.js';
 import { peopleInRoom, roomFilterFrom, type RoomFilter } from './count/region.js';
 import { CountSmoother, type CountChange } from './count/smoothing.js';
 import { buildOccupancyEvent, type OccupancyEvent } from './report/event.js';
@@ -32,8 +33,8 @@ export interface RoomDeps {
   queue: DetectionQueue;
   sink: EventSink;
   log: Logger;
-  /** Detector input box: frames are scaled to fit it. */
-  fit: { width: number; height: number };
+  /** Frames are scaled down to this (what the detector, with the room's tiles, will look at). */
+  limit: FrameLimit;
   /** Detector-wide threshold; a room's own minScore may raise it. */
   minScore: number;
   metrics?: Metrics;
@@ -67,7 +68,7 @@ export class Room {
       transport: config.camera.transport,
       loop: config.camera.loop,
       sampleFps: config.sampleFps,
-      fit: deps.fit,
+      limit: deps.limit,
       keyframesOnly: config.camera.keyframesOnly,
       watchdogSeconds: config.camera.watchdogSeconds ?? Math.max(10, 5 / config.sampleFps),
     });
@@ -137,6 +138,7 @@ export class Room {
       frame,
       (detections, f) => this.onDetections(detections, f),
       (err) => this.log.error({ err: err.message }, 'detection failed; frame skipped'),
+      this.config.tiles && { tiles: this.config.tiles },
     );
   }
 

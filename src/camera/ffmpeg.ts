@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Frame } from './frame.js';
 import { PpmStreamParser } from './ppm.js';
 import { redactText } from '../redact.js';
+import type { FrameLimit } from '../detect/geometry.js';
 
 export type CameraState =
   'connecting' | 'streaming' | 'stalled' | 'unauthorised' | 'not_found' | 'unreachable' | 'ended' | 'stopped';
@@ -17,8 +18,8 @@ export interface CameraOptions {
   /** Local files: play again from the start at the end. */
   loop: boolean;
   sampleFps: number;
-  /** Frames are scaled down (aspect kept) to fit this box: the detector's input size. */
-  fit: { width: number; height: number };
+  /** Frames are scaled down (aspect kept, never up) to this limit: what the detector will look at. */
+  limit: FrameLimit;
   /** No frame for this long → ffmpeg is killed and restarted (state 'stalled'). */
   watchdogSeconds: number;
   /**
@@ -69,19 +70,27 @@ export function buildFfmpegArgs(opts: CameraOptions): string[] {
     }
     input.push('-i', path);
   }
-  const { width, height } = opts.fit;
   // fps= fills gaps by repeating frames: with key frames only it would hand the detector the same picture
   // several times, late and in bursts. There, keep the first frame of each 1/sampleFps slot instead.
   const f = opts.sampleFps;
   const sample = opts.keyframesOnly
     ? `select='isnan(t)+isnan(prev_selected_t)+lt(t,prev_selected_t)+gt(floor(t*${f}),floor(prev_selected_t*${f}))'`
     : `fps=${f}`;
-  const filter = `${sample},scale=w=${width}:h=${height}:force_original_aspect_ratio=decrease`;
+  const filter = `${sample},${scaleFilter(opts.limit)}`;
   return [
     ...input,
     ...['-an', '-sn', '-dn', '-fps_mode', 'passthrough'],
     ...['-vf', filter, '-f', 'image2pipe', '-c:v', 'ppm', 'pipe:1'],
   ];
+}
+
+/**
+ * ffmpeg's scale filter for a frame limit: factor f = min(1, shortSide / short side, longSide / long side), each
+ * side rounded (as src/detect/geometry.ts limitedSize computes it for image files).
+ */
+export function scaleFilter(limit: FrameLimit): string {
+  const f = `min(1,min(${limit.shortSide}/min(iw,ih),${limit.longSide}/max(iw,ih)))`;
+  return `scale=w='max(1,round(iw*${f}))':h='max(1,round(ih*${f}))'`;
 }
 
 /** Scheduling priority of the ffmpeg children: the lowest (Unix nice 19). */

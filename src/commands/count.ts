@@ -1,10 +1,10 @@
 import type { Config } from '../config/schema.js';
 import { peopleInRoom, roomFilterFrom, wholeFrameFilter } from '../count/region.js';
 import { createDetector } from '../detect/index.js';
-import { fitFrame, readImageFrame } from '../image.js';
+import { limitFrame, readImageFrame } from '../image.js';
 import type { Detection } from '../detect/detector.js';
 import { createLogger } from '../log.js';
-import { checkModelPath, detectorConfigFrom, type DetectorOverrides } from './detector-options.js';
+import { detectorConfigFrom, type DetectorOverrides } from './detector-options.js';
 
 export interface CountOptions extends DetectorOverrides {
   config: Config | undefined;
@@ -19,24 +19,23 @@ export interface CountOptions extends DetectorOverrides {
 export async function countImages(files: string[], opts: CountOptions): Promise<void> {
   const out = opts.out ?? process.stdout;
   const detectorConfig = detectorConfigFrom(opts.config, opts);
-  checkModelPath(detectorConfig);
-  let filter = wholeFrameFilter(detectorConfig.minScore);
-  if (opts.roomId !== undefined) {
-    const room = opts.config?.rooms.find((r) => r.id === opts.roomId);
-    if (!room) throw new Error(`--room ${opts.roomId}: no such room in the configuration`);
-    filter = roomFilterFrom(room, detectorConfig.minScore);
+  const room = opts.roomId === undefined ? undefined : opts.config?.rooms.find((r) => r.id === opts.roomId);
+  if (opts.roomId !== undefined && !room) {
+    throw new Error(`--room ${opts.roomId}: no such room in the configuration`);
   }
   const detector = await createDetector(
     detectorConfig,
     createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }),
   );
+  const filter = room ? roomFilterFrom(room, detector.minScore) : wholeFrameFilter(detector.minScore);
+  const detectOptions = room?.tiles && { tiles: room.tiles };
   try {
     for (const file of files) {
       const image = await readImageFrame(file);
       // Like `roomcount run`: the detector sees the picture scaled to its input box; boxes are reported in
       // the image's own pixels.
-      const frame = opts.fullResolution ? image : await fitFrame(image, detector.inputSize);
-      const people = peopleInRoom(await detector.detect(frame), filter, frame).map((d) =>
+      const frame = opts.fullResolution ? image : await limitFrame(image, detector.frameLimit(detectOptions));
+      const people = peopleInRoom(await detector.detect(frame, detectOptions), filter, frame).map((d) =>
         scaleBox(d, image.width / frame.width, image.height / frame.height),
       );
       if (opts.json) {
