@@ -56,6 +56,11 @@ export const roomSettingsShape = {
   minBoxArea: areaFraction.optional(),
   /** Ignore person boxes larger than this fraction of the frame area (e.g. someone right in front of the lens). */
   maxBoxArea: areaFraction.optional(),
+  /**
+   * A person-shaped box that stays put this long (a poster, a screen, a reflection) is suggested in /status as a
+   * region.exclude polygon (never applied); 0 = off.
+   */
+  stationaryMinutes: z.number().min(0).default(60),
   camera: camera,
   region: region.default({ exclude: [], anchor: 'bottom-center' }),
 } as const;
