@@ -6,6 +6,7 @@ import type { DetectionQueue } from './detect/queue.js';
 import type { FrameLimit } from './detect/geometry.js';
 import { peopleInRoom, roomFilterFrom, type RoomFilter } from './count/region.js';
 import { CountSmoother, type CountChange } from './count/smoothing.js';
+import { flowPolygon, StationaryTracker, type SuggestedExclude } from './count/stationary.js';
 import { buildOccupancyEvent, type OccupancyEvent } from './report/event.js';
 import type { EventSink } from './report/sink.js';
 import type { Logger } from './log.js';
@@ -27,6 +28,8 @@ export interface RoomStatus {
   /** The reported (smoothed) count; null while unknown. */
   count: number | null;
   lastEvent: OccupancyEvent | null;
+  /** Person boxes that have not moved for stationaryMinutes: exclude candidates for the operator, never applied. */
+  suggestedExcludes: SuggestedExclude[];
 }
 
 export interface RoomDeps {
@@ -47,6 +50,7 @@ export class Room {
   private readonly camera: FfmpegCamera;
   private readonly smoother: CountSmoother;
   private readonly filter: RoomFilter;
+  private readonly stationary: StationaryTracker | undefined;
   private readonly log: Logger;
   private lastFrameAt: number | undefined;
   private lastCount: number | undefined;
@@ -63,6 +67,14 @@ export class Room {
     this.log = deps.log.child({ room: config.id });
     this.filter = roomFilterFrom(config, deps.minScore);
     this.smoother = new CountSmoother(config);
+    this.stationary =
+      config.stationaryMinutes > 0
+        ? new StationaryTracker({
+            minMinutes: config.stationaryMinutes,
+            exclude: this.filter.region.exclude,
+            anchor: this.filter.anchor,
+          })
+        : undefined;
     this.camera = new FfmpegCamera({
       url: config.camera.url,
       transport: config.camera.transport,
@@ -110,6 +122,7 @@ export class Room {
       lastFrameCount: this.lastCount ?? null,
       count: this.stale ? null : (this.smoother.current ?? null),
       lastEvent: this.lastEvent ?? null,
+      suggestedExcludes: this.stationary?.suggestions(now) ?? [],
     };
   }
 
@@ -148,6 +161,18 @@ export class Room {
     this.log.debug({ count: people.length, detections: detections.length }, 'frame analysed');
     const change = this.smoother.push({ at: frame.capturedAt, count: people.length });
     if (change) this.report(change);
+    for (const s of this.stationary?.observe(frame.capturedAt, people, frame) ?? []) this.suggestExclude(s);
+  }
+
+  /** Logged once per box; the operator decides (it may be a real person sitting very still). */
+  private suggestExclude(s: SuggestedExclude): void {
+    const [[x1, y1], , [x2, y2]] = s.polygon;
+    this.log.info(
+      { suggestedExclude: s.polygon, since: s.since, share: s.share, meanScore: s.meanScore },
+      `a person-shaped box has not moved for ${s.minutes} min at x ${x1}-${x2}, y ${y1}-${y2} of the picture; ` +
+        `if it is a poster, screen or reflection, add this to region.exclude: - ${flowPolygon(s.polygon)} ` +
+        '(nothing is applied automatically; also listed in /status)',
+    );
   }
 
   private report(change: CountChange): void {

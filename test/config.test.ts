@@ -86,6 +86,7 @@ describe('parseConfig: valid configs', () => {
         windowSeconds: 10,
         heartbeatSeconds: 0,
         staleSeconds: 60,
+        stationaryMinutes: 60,
         smoothing: 'median',
         minStableSeconds: 2,
         emptyHoldSeconds: 20,

@@ -76,6 +76,11 @@ export const roomSettingsShape = {
   maxBoxArea: areaFraction.optional(),
   /** Tiles for this room's frames instead of the detector's (e.g. a wide panorama among 4:3 rooms). */
   tiles: tiles.optional(),
+  /**
+   * A person-shaped box that stays put this long (a poster, a screen, a reflection) is suggested in /status as a
+   * region.exclude polygon (never applied); 0 = off.
+   */
+  stationaryMinutes: z.number().min(0).default(60),
   camera: camera,
   region: region.default({ exclude: [], anchor: 'bottom-center' }),
 } as const;
