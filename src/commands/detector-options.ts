@@ -63,3 +63,17 @@ export function parseScore(value: string): number {
     throw new Error(`expected a score within 0..1, got "${value}"`);
   return n;
 }
+
+/** The weakest boxes an annotated picture shows (as "below minScore"), unless the room's threshold is lower. */
+export const WEAKEST_SHOWN_SCORE = 0.1;
+
+/**
+ * Detector settings for an annotated picture, which also shows the boxes a room ignores as too weak: the detector
+ * reports down to WEAKEST_SHOWN_SCORE and the room's filter judges. Greedy NMS visits boxes by score, so the boxes
+ * at or above the room's minScore, and so the count, are the same as with the room's own threshold. coco-ssd keeps
+ * its minScore: it uses it as its NMS overlap threshold too, which would change the counted boxes.
+ */
+export function showingWeakDetections(cfg: DetectorConfig, roomMinScore: number): DetectorConfig {
+  if (cfg.model === 'coco-ssd') return cfg;
+  return { ...cfg, minScore: Math.min(WEAKEST_SHOWN_SCORE, roomMinScore, cfg.minScore) };
+}
