@@ -33,11 +33,9 @@ function withConfigErrors<A extends unknown[]>(
   };
 }
 
-/** Options shared by count and eval: which detector, and how images are fed to it. */
-function withDetectorOptions(cmd: Command): Command {
+/** Options shared by count, eval and snapshot: which detector, and how images are fed to it. */
+function withModelOptions(cmd: Command): Command {
   return cmd
-    .option('-c, --config <file>', "YAML configuration file (detector; with --room, that room's filter)")
-    .option('--room <id>', "apply this room's region, box-area limits and minScore")
     .addOption(new Option('--model <name>', "detector model instead of the config's").choices(MODELS))
     .option('--model-path <path>', 'model file or folder for --model (yolox_nano.onnx, coco-ssd folder)')
     .option('--min-score <score>', "detector minScore instead of the config's (0..1)", parseScore)
@@ -47,6 +45,15 @@ function withDetectorOptions(cmd: Command): Command {
       '--full-res',
       "detect on full-size images (default: scaled to the detector's input box, as the camera does)",
     );
+}
+
+/** count and eval: the config and the room are optional. */
+function withDetectorOptions(cmd: Command): Command {
+  return withModelOptions(
+    cmd
+      .option('-c, --config <file>', "YAML configuration file (detector; with --room, that room's filter)")
+      .option('--room <id>', "apply this room's region, box-area limits and minScore"),
+  );
 }
 
 interface DetectorFlags {
@@ -124,12 +131,56 @@ withDetectorOptions(
     .command('count')
     .description('count people in image files with the configured detector')
     .argument('<images...>', 'image files (jpg, png, webp)')
-    .addOption(new Option('--json', 'one JSON object per line')),
+    .addOption(new Option('--json', 'one JSON object per line'))
+    .option(
+      '--annotate <dir>',
+      'also write each image with the region and every detection drawn on it to DIR/<name>.jpg',
+    ),
 ).action(
-  withConfigErrors(async (images: string[], opts: DetectorFlags & { json?: boolean }) => {
+  withConfigErrors(async (images: string[], opts: DetectorFlags & { json?: boolean; annotate?: string }) => {
     const { countImages } = await import('./commands/count.js');
-    await countImages(images, { ...detectorChoice(opts), json: opts.json ?? false });
+    await countImages(images, {
+      ...detectorChoice(opts),
+      json: opts.json ?? false,
+      annotateDir: opts.annotate,
+    });
   }),
+);
+
+withModelOptions(
+  program
+    .command('snapshot')
+    .description(
+      "one picture from a room's camera with its region, every detection (counted or why not) and the count; " +
+        'written to --out only',
+    )
+    .requiredOption('-c, --config <file>', 'YAML configuration file')
+    .requiredOption('--room <id>', 'the room whose camera and region to show')
+    .requiredOption('--out <file.jpg>', 'the JPEG to write (its folder must exist)')
+    .option(
+      '--timeout <seconds>',
+      'give up when the camera sends no picture within this long',
+      (v: string) => {
+        const n = Number(v);
+        if (!(n > 0)) throw new Error(`expected a positive number of seconds, got "${v}"`);
+        return n;
+      },
+      15,
+    ),
+).action(
+  withConfigErrors(
+    async (opts: DetectorFlags & { config: string; room: string; out: string; timeout: number }) => {
+      const { snapshotRoom } = await import('./commands/snapshot.js');
+      const choice = detectorChoice(opts);
+      await snapshotRoom({
+        ...choice,
+        config: choice.config!,
+        roomId: opts.room,
+        out: opts.out,
+        timeoutSeconds: opts.timeout,
+      });
+    },
+  ),
 );
 
 withDetectorOptions(

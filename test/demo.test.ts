@@ -22,7 +22,7 @@ import {
   writeDemoPicture,
 } from '../src/demo/pictures.js';
 import { createDetector } from '../src/detect/index.js';
-import { fitFrame, readImageFrame } from '../src/image.js';
+import { limitFrame, readImageFrame } from '../src/image.js';
 import { createLogger } from '../src/log.js';
 import { tempDir } from './helpers/media.js';
 
@@ -140,8 +140,8 @@ describe('demo picture', () => {
         createLogger({ level: 'warn' }),
       );
       try {
-        // As `roomcount count --room ID --min-score S` does it: the frame scaled to the detector's input box.
-        const frame = await fitFrame(await readImageFrame(file), detector.inputSize);
+        // As `roomcount count --room ID --min-score S` does it: the frame scaled to the detector's frame limit.
+        const frame = await limitFrame(await readImageFrame(file), detector.frameLimit());
         const detections = await detector.detect(frame);
         for (const minScore of [0.25, 0.3, 0.45]) {
           const counts = Object.fromEntries(

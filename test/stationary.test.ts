@@ -306,7 +306,7 @@ describe('Room: suggested excludes in status', () => {
       queue,
       sink,
       log: createLogger({ destination: logs }),
-      fit: FRAME,
+      limit: { shortSide: FRAME.height, longSide: FRAME.width },
       minScore: 0.3,
     });
     // The seam: Room listens to its camera's 'frame' events; emit them directly instead of running ffmpeg.

@@ -3,6 +3,7 @@ import type { Config, DetectorConfig } from '../config/schema.js';
 import { configSchema, MODELS } from '../config/schema.js';
 import type { TileSetting } from '../detect/detector.js';
 import type { DetectorChoice } from '../detect/index.js';
+import { modelDescriptor } from '../detect/models.js';
 import { AUTO_TILE_OVERLAP, MAX_TILES_PER_SIDE } from '../detect/geometry.js';
 
 export type ModelName = (typeof MODELS)[number];
@@ -81,4 +82,23 @@ export function parseScore(value: string): number {
   if (value.trim() === '' || !(n >= 0 && n <= 1))
     throw new Error(`expected a score within 0..1, got "${value}"`);
   return n;
+}
+
+/** The weakest boxes an annotated picture shows (as "below minScore"), unless the threshold is lower. */
+export const WEAKEST_SHOWN_SCORE = 0.1;
+
+/** The threshold a command counts with: the flag's or config's, else the chosen model's own. */
+export function configuredThreshold(cfg: DetectorChoice, detector: { model: string }): number {
+  return cfg.minScore ?? modelDescriptor(detector.model).minScore;
+}
+
+/**
+ * Detector settings for an annotated picture, which also shows the boxes a room ignores as too weak: the detector
+ * reports down to WEAKEST_SHOWN_SCORE and the room's filter judges. Greedy NMS visits boxes by score, so the boxes
+ * at or above the room's minScore, and so the count, are the same as with the room's own threshold. coco-ssd keeps
+ * its minScore: it uses it as its NMS overlap threshold too, which would change the counted boxes.
+ */
+export function showingWeakDetections(cfg: DetectorChoice): DetectorChoice {
+  if (cfg.model === 'coco-ssd') return cfg;
+  return { ...cfg, minScore: Math.min(WEAKEST_SHOWN_SCORE, cfg.minScore ?? 1) };
 }

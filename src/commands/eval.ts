@@ -1,7 +1,6 @@
 import type { Config } from '../config/schema.js';
 import { peopleInRoom, roomFilterFrom, wholeFrameFilter, type RoomFilter } from '../count/region.js';
 import { createDetector } from '../detect/index.js';
-import { modelDescriptor } from '../detect/models.js';
 import { describeGeometry } from '../detect/describe.js';
 import type { Detection, DetectOptions, Detector } from '../detect/detector.js';
 import { readDataset, type Dataset } from '../eval/dataset.js';
@@ -9,7 +8,7 @@ import { countMetrics, timingStats, type CountMetrics } from '../eval/metrics.js
 import { Progress, type ProgressStream } from '../eval/progress.js';
 import { limitFrame, readImageFrame } from '../image.js';
 import { createLogger } from '../log.js';
-import { detectorConfigFrom, type DetectorOverrides } from './detector-options.js';
+import { configuredThreshold, detectorConfigFrom, type DetectorOverrides } from './detector-options.js';
 
 /** Thresholds `--sweep` scores at (the detector runs once, at the lowest). */
 export const SWEEP_SCORES = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6] as const;
@@ -76,7 +75,7 @@ export async function evalDataset(opts: EvalOptions): Promise<EvalResult> {
     log,
   );
   // The threshold scored: the flag's or config's, else the chosen model's own.
-  const minScore = detectorConfig.minScore ?? modelDescriptor(detector.model).minScore;
+  const minScore = configuredThreshold(detectorConfig, detector);
   const filter: RoomFilter = room ? roomFilterFrom(room, minScore) : wholeFrameFilter(minScore);
   const scores = opts.sweep ? [...new Set([...SWEEP_SCORES, filter.minScore])].sort((a, b) => a - b) : [];
   const detectOptions = room?.tiles && { tiles: room.tiles };
