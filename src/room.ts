@@ -1,5 +1,5 @@
 import type { RoomConfig } from './config/schema.js';
-import { FfmpegCamera, type CameraState } from './camera/ffmpeg.js';
+import { FfmpegCamera, type CameraOptions, type CameraState } from './camera/ffmpeg.js';
 import type { Frame } from './camera/frame.js';
 import type { Detection } from './detect/detector.js';
 import type { DetectionQueue } from './detect/queue.js';
@@ -41,6 +41,26 @@ export interface RoomDeps {
 
 const STALE_CHECK_MS = 1000;
 
+/**
+ * How a room's camera is opened, frames sized and sampled: the one place for it, so that `roomcount setup`
+ * shows the picture the service's detector sees. `sampleFps` defaults to the room's.
+ */
+export function roomCameraOptions(
+  config: RoomConfig,
+  fit: { width: number; height: number },
+  sampleFps = config.sampleFps,
+): CameraOptions {
+  return {
+    url: config.camera.url,
+    transport: config.camera.transport,
+    loop: config.camera.loop,
+    sampleFps,
+    fit,
+    keyframesOnly: config.camera.keyframesOnly,
+    watchdogSeconds: config.camera.watchdogSeconds ?? Math.max(10, 5 / sampleFps),
+  };
+}
+
 /** One room: camera → shared detector → region → smoothing → occupancy events. */
 export class Room {
   private readonly camera: FfmpegCamera;
@@ -62,15 +82,7 @@ export class Room {
     this.log = deps.log.child({ room: config.id });
     this.filter = roomFilterFrom(config, deps.minScore);
     this.smoother = new CountSmoother(config);
-    this.camera = new FfmpegCamera({
-      url: config.camera.url,
-      transport: config.camera.transport,
-      loop: config.camera.loop,
-      sampleFps: config.sampleFps,
-      fit: deps.fit,
-      keyframesOnly: config.camera.keyframesOnly,
-      watchdogSeconds: config.camera.watchdogSeconds ?? Math.max(10, 5 / config.sampleFps),
-    });
+    this.camera = new FfmpegCamera(roomCameraOptions(config, deps.fit));
     this.camera.on('frame', (frame) => this.onFrame(frame));
     this.camera.on('state', (state, detail) => this.onCameraState(state, detail));
   }
