@@ -15,6 +15,12 @@ function readConfig(file: string): Config {
   return resolveConfigPaths(loadConfig(file), dirname(file));
 }
 
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n > 65535) throw new Error(`expected a port 0..65535, got "${value}"`);
+  return n;
+}
+
 /** Config problems end the command with exit code 2 and one line per problem. */
 function withConfigErrors<A extends unknown[]>(
   fn: (...args: A) => Promise<void>,
@@ -242,6 +248,29 @@ program
         });
       },
     ),
+  );
+
+program
+  .command('setup')
+  .description("local page to draw each room's region on its live frame and tune minScore; prints the YAML")
+  .requiredOption('-c, --config <file>', 'YAML configuration file')
+  .option('--port <port>', 'port to listen on (default: a free one)', parsePort)
+  .option('--host <host>', 'interface to listen on; anything but loopback exposes the cameras', '127.0.0.1')
+  .option(
+    '--write',
+    'offer "Save to FILE": write a room\'s region (and minScore) into the file, comments kept',
+  )
+  .action(
+    withConfigErrors(async (opts: { config: string; port?: number; host: string; write?: boolean }) => {
+      const { runSetup } = await import('./commands/setup.js');
+      await runSetup({
+        configFile: opts.config,
+        readConfig,
+        port: opts.port ?? 0,
+        host: opts.host,
+        write: opts.write ?? false,
+      });
+    }),
   );
 
 program

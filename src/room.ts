@@ -1,7 +1,7 @@
 import type { RoomConfig } from './config/schema.js';
-import { FfmpegCamera, type CameraState } from './camera/ffmpeg.js';
+import { FfmpegCamera, type CameraOptions, type CameraState } from './camera/ffmpeg.js';
 import type { Frame } from './camera/frame.js';
-import type { Detection } from './detect/detector.js';
+import type { Detection, DetectOptions } from './detect/detector.js';
 import type { DetectionQueue } from './detect/queue.js';
 import type { FrameLimit } from './detect/geometry.js';
 import { peopleInRoom, roomFilterFrom, type RoomFilter } from './count/region.js';
@@ -45,6 +45,31 @@ export interface RoomDeps {
 
 const STALE_CHECK_MS = 1000;
 
+/**
+ * How a room's camera is opened, frames sized and sampled: the one place for it, so that `roomcount setup`
+ * shows the picture the service's detector sees. `sampleFps` defaults to the room's.
+ */
+export function roomCameraOptions(
+  config: RoomConfig,
+  limit: FrameLimit,
+  sampleFps = config.sampleFps,
+): CameraOptions {
+  return {
+    url: config.camera.url,
+    transport: config.camera.transport,
+    loop: config.camera.loop,
+    sampleFps,
+    limit,
+    keyframesOnly: config.camera.keyframesOnly,
+    watchdogSeconds: config.camera.watchdogSeconds ?? Math.max(10, 5 / sampleFps),
+  };
+}
+
+/** The detect() options of a room: its own tiles, if it sets them. */
+export function roomDetectOptions(room: Pick<RoomConfig, 'tiles'>): DetectOptions | undefined {
+  return room.tiles && { tiles: room.tiles };
+}
+
 /** One room: camera → shared detector → region → smoothing → occupancy events. */
 export class Room {
   private readonly camera: FfmpegCamera;
@@ -75,15 +100,7 @@ export class Room {
             anchor: this.filter.anchor,
           })
         : undefined;
-    this.camera = new FfmpegCamera({
-      url: config.camera.url,
-      transport: config.camera.transport,
-      loop: config.camera.loop,
-      sampleFps: config.sampleFps,
-      limit: deps.limit,
-      keyframesOnly: config.camera.keyframesOnly,
-      watchdogSeconds: config.camera.watchdogSeconds ?? Math.max(10, 5 / config.sampleFps),
-    });
+    this.camera = new FfmpegCamera(roomCameraOptions(config, deps.limit));
     this.camera.on('frame', (frame) => this.onFrame(frame));
     this.camera.on('state', (state, detail) => this.onCameraState(state, detail));
   }
@@ -151,7 +168,7 @@ export class Room {
       frame,
       (detections, f) => this.onDetections(detections, f),
       (err) => this.log.error({ err: err.message }, 'detection failed; frame skipped'),
-      this.config.tiles && { tiles: this.config.tiles },
+      roomDetectOptions(this.config),
     );
   }
 

@@ -5,7 +5,7 @@ import type { Detector } from './detect/detector.js';
 import { createDetector } from './detect/index.js';
 import { describeGeometry } from './detect/describe.js';
 import { DetectionQueue } from './detect/queue.js';
-import { Room, type RoomStatus } from './room.js';
+import { Room, roomDetectOptions, type RoomStatus } from './room.js';
 import { StdoutSink, type EventSink } from './report/sink.js';
 import { Metrics } from './metrics.js';
 import { startHttpServer } from './http.js';
@@ -163,7 +163,7 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
       sink,
       log,
       metrics,
-      limit: detector.frameLimit(rc.tiles && { tiles: rc.tiles }),
+      limit: detector.frameLimit(roomDetectOptions(rc)),
       minScore: detector.minScore,
     });
     rooms.set(rc.id, room);

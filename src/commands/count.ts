@@ -7,6 +7,7 @@ import { createDetector } from '../detect/index.js';
 import { detectInPicture } from '../detect/picture.js';
 import { readImageFrame } from '../image.js';
 import { createLogger } from '../log.js';
+import { roomDetectOptions } from '../room.js';
 import {
   configuredThreshold,
   detectorConfigFrom,
@@ -44,7 +45,7 @@ export async function countImages(files: string[], opts: CountOptions): Promise<
   );
   const minScore = configuredThreshold(detectorConfig, detector);
   const filter = room ? roomFilterFrom(room, minScore) : wholeFrameFilter(minScore);
-  const detectOptions = room?.tiles && { tiles: room.tiles };
+  const detectOptions = room && roomDetectOptions(room);
   try {
     if (opts.annotateDir !== undefined) mkdirSync(opts.annotateDir, { recursive: true });
     for (const [i, file] of files.entries()) {

@@ -8,6 +8,7 @@ import { countMetrics, timingStats, type CountMetrics } from '../eval/metrics.js
 import { Progress, type ProgressStream } from '../eval/progress.js';
 import { limitFrame, readImageFrame } from '../image.js';
 import { createLogger } from '../log.js';
+import { roomDetectOptions } from '../room.js';
 import { configuredThreshold, detectorConfigFrom, type DetectorOverrides } from './detector-options.js';
 
 /** Thresholds `--sweep` scores at (the detector runs once, at the lowest). */
@@ -78,7 +79,7 @@ export async function evalDataset(opts: EvalOptions): Promise<EvalResult> {
   const minScore = configuredThreshold(detectorConfig, detector);
   const filter: RoomFilter = room ? roomFilterFrom(room, minScore) : wholeFrameFilter(minScore);
   const scores = opts.sweep ? [...new Set([...SWEEP_SCORES, filter.minScore])].sort((a, b) => a - b) : [];
-  const detectOptions = room?.tiles && { tiles: room.tiles };
+  const detectOptions = room && roomDetectOptions(room);
   const progress = new Progress('eval', dataset.items.length, opts.err ?? process.stderr);
   const images: EvalImageResult[] = [];
   const raw: { detections: Detection[]; frame: { width: number; height: number } }[] = [];

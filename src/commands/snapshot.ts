@@ -7,6 +7,7 @@ import { explainDetections, roomFilterFrom } from '../count/region.js';
 import { createDetector } from '../detect/index.js';
 import { detectInPicture } from '../detect/picture.js';
 import { createLogger } from '../log.js';
+import { roomDetectOptions } from '../room.js';
 import { pictureTitle } from './count.js';
 import {
   configuredThreshold,
@@ -69,7 +70,7 @@ export async function snapshotRoom(opts: SnapshotOptions): Promise<SnapshotResul
   try {
     const detections = await detectInPicture(detector, frame, {
       fullResolution: opts.fullResolution,
-      detect: room.tiles && { tiles: room.tiles },
+      detect: roomDetectOptions(room),
     });
     const explained = explainDetections(detections, filter, frame);
     const taken = new Date(frame.capturedAt).toISOString().slice(0, 19).replace('T', ' ');
