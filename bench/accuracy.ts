@@ -38,7 +38,7 @@ const CONFIGS: Config[] = [
   { name: 'yolox-nano tiles', model: 'yolox-nano', file: 'yolox_nano.onnx', tiles: 'auto' },
   { name: 'nanodet-plus', model: 'nanodet-plus', file: 'nanodet_plus_m_416.onnx', tiles: 'off' },
   { name: 'nanodet-plus tiles', model: 'nanodet-plus', file: 'nanodet_plus_m_416.onnx', tiles: 'auto' },
-  ...[320, 416, 480, 512, 640].map((size) => ({
+  ...[320, 416, 448, 480, 512, 576, 640].map((size) => ({
     name: `rtmdet-nano ${size}`,
     model: 'rtmdet-nano',
     file: 'rtmdet_nano_person.onnx',

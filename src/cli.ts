@@ -195,7 +195,7 @@ withDetectorOptions(
     .description('count accuracy on a folder of images with counts.csv (file,person_count)')
     .requiredOption('--dataset <dir>', 'folder with counts.csv (and optionally details.csv) and the images')
     .option('-v, --verbose', 'also print a per-image table')
-    .option('--sweep', 'also score at minScore 0.20, 0.25 ... 0.60 (one detector run)'),
+    .option('--sweep', 'also score at minScore 0.200, 0.225 ... 0.600 (one detector run)'),
 ).action(
   withConfigErrors(async (opts: DetectorFlags & { dataset: string; verbose?: boolean; sweep?: boolean }) => {
     const { evalDataset } = await import('./commands/eval.js');

@@ -12,7 +12,9 @@ import { roomDetectOptions } from '../room.js';
 import { configuredThreshold, detectorConfigFrom, type DetectorOverrides } from './detector-options.js';
 
 /** Thresholds `--sweep` scores at (the detector runs once, at the lowest). */
-export const SWEEP_SCORES = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6] as const;
+export const SWEEP_SCORES = [
+  0.2, 0.225, 0.25, 0.275, 0.3, 0.325, 0.35, 0.375, 0.4, 0.425, 0.45, 0.475, 0.5, 0.55, 0.6,
+] as const;
 
 export interface EvalOptions extends DetectorOverrides {
   dataset: string;
