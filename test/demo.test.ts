@@ -31,6 +31,9 @@ const config: Config = resolveConfigPaths(loadConfig(CONFIG_FILE), path.dirname(
 const YOLOX = path.resolve('../shared/models/yolox_nano.onnx');
 const haveYolox = existsSync(YOLOX);
 if (!haveYolox) console.warn(`demo.test.ts: ${YOLOX} not found; skipping the demo counts with yolox-nano`);
+const RTMDET = path.resolve('../shared/models/rtmdet_nano_person.onnx');
+const haveRtmdet = existsSync(RTMDET);
+if (!haveRtmdet) console.warn(`demo.test.ts: ${RTMDET} not found; skipping the demo counts with rtmdet-nano`);
 
 describe('demo layout', () => {
   const layout = demoLayout();
@@ -130,8 +133,9 @@ describe('demo picture', () => {
 
   // The counts must not hinge on the threshold: check the low and high ends of the usual range.
   const models = [
-    { name: 'centernet (bundled)', overrides: {}, run: true },
+    { name: 'centernet (bundled)', overrides: { model: 'centernet' }, run: true },
     { name: 'yolox-nano', overrides: { model: 'yolox-nano', modelPath: YOLOX }, run: haveYolox },
+    { name: 'rtmdet-nano', overrides: { model: 'rtmdet-nano', modelPath: RTMDET }, run: haveRtmdet },
   ];
   for (const m of models) {
     it.skipIf(!m.run)(`every room reports its number at minScore 0.25, 0.3 and 0.45: ${m.name}`, async () => {
