@@ -1,5 +1,5 @@
 import type { RoomConfig } from './config/schema.js';
-import { FfmpegCamera, type CameraState } from './camera/ffmpeg.js';
+import { FfmpegCamera, type CameraOptions, type CameraState } from './camera/ffmpeg.js';
 import type { Frame } from './camera/frame.js';
 import type { Detection } from './detect/detector.js';
 import type { DetectionQueue } from './detect/queue.js';
@@ -37,6 +37,13 @@ export interface RoomDeps {
   /** Detector-wide threshold; a room's own minScore may raise it. */
   minScore: number;
   metrics?: Metrics;
+  /**
+   * Makes the room's frame source from the options the room derives from its config (default: an FfmpegCamera
+   * with them). `roomcount eval --video` reads a file through it, paced and on media time.
+   */
+  camera?: (options: CameraOptions) => FfmpegCamera;
+  /** The clock of the stale check (default Date.now); on media time, the camera's clock. */
+  now?: () => number;
 }
 
 const STALE_CHECK_MS = 1000;
@@ -54,6 +61,7 @@ export class Room {
   private startedAt = 0;
   private stale = false;
   private staleTimer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
 
   constructor(
     readonly config: RoomConfig,
@@ -62,7 +70,8 @@ export class Room {
     this.log = deps.log.child({ room: config.id });
     this.filter = roomFilterFrom(config, deps.minScore);
     this.smoother = new CountSmoother(config);
-    this.camera = new FfmpegCamera({
+    this.now = deps.now ?? Date.now;
+    const cameraOptions: CameraOptions = {
       url: config.camera.url,
       transport: config.camera.transport,
       loop: config.camera.loop,
@@ -70,17 +79,18 @@ export class Room {
       fit: deps.fit,
       keyframesOnly: config.camera.keyframesOnly,
       watchdogSeconds: config.camera.watchdogSeconds ?? Math.max(10, 5 / config.sampleFps),
-    });
+    };
+    this.camera = deps.camera ? deps.camera(cameraOptions) : new FfmpegCamera(cameraOptions);
     this.camera.on('frame', (frame) => this.onFrame(frame));
     this.camera.on('state', (state, detail) => this.onCameraState(state, detail));
   }
 
   start(): void {
     this.log.info({ camera: this.camera.redactedUrl }, 'room starting');
-    this.startedAt = Date.now();
+    this.startedAt = this.now();
     this.deps.metrics?.setCameraState(this.config.id, this.camera.state);
     this.camera.start();
-    this.staleTimer = setInterval(() => this.checkStale(Date.now()), STALE_CHECK_MS);
+    this.staleTimer = setInterval(() => this.checkStale(this.now()), STALE_CHECK_MS);
     this.staleTimer.unref();
   }
 
@@ -95,7 +105,7 @@ export class Room {
     await Promise.all([...this.pendingSends]);
   }
 
-  status(now = Date.now()): RoomStatus {
+  status(now = this.now()): RoomStatus {
     this.checkStale(now);
     return {
       id: this.config.id,
