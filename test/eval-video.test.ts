@@ -98,6 +98,8 @@ describe('roomcount eval --video (real room pipeline on a rendered clip, CenterN
       'room       test: median over 4 s, minStable 1 s, emptyHold 4 s, minEventInterval 2 s',
     );
     expect(text).toMatch(/^ +20\.0 s {2}1 → 3 {2}reached at 2\d\.0 s/m);
+    expect(text).toContain('per-frame counts from 0.0 s, 1 per second, 10 per group:');
+    expect(text).toMatch(/^ {2}[0-9+]{10}( [0-9+]{10}){5}$/m); // 60 frames
     expect(text).not.toContain('note ');
     // The replay of the room's own settings is the room's run: the same code gives the same events.
     expect(result.replayMatches).toBe(true);

@@ -144,7 +144,7 @@ export async function evalVideo(opts: VideoEvalOptions): Promise<VideoEvalResult
   const room = evalRoom(opts.config, opts.roomId, video);
   const settings = settingsOf(room);
   const probed = await probe(video);
-  const total = Math.max(1, Math.ceil((probed.duration ?? truth.at(-1)!.end) * room.sampleFps));
+  const total = Math.max(1, Math.round((probed.duration ?? truth.at(-1)!.end) * room.sampleFps));
   // The fps filter's first frame is at the file's first presentation time (usually 0).
   const firstFrameMs = MEDIA_EPOCH_MS + probed.start * 1000;
 
@@ -360,6 +360,12 @@ export function formatVideoEval(r: VideoEvalResult, verbose: boolean): string {
         `  ${s1(e.at).padStart(7)} s  ${s1(e.timestamp).padStart(7)} s  ${String(e.count).padStart(3)}  ` +
           `${String(e.truth ?? '?').padStart(3)}  ${e.verdict}`,
       );
+    }
+    // One character per frame (+ for 10 or more), in groups of 10 frames.
+    const digits = r.samples.map((x) => (x.count > 9 ? '+' : String(x.count))).join('');
+    lines.push(`per-frame counts from ${s1(r.frames.first)} s, ${r.sampleFps} per second, 10 per group:`);
+    for (let i = 0; i < digits.length; i += 100) {
+      lines.push(`  ${(digits.slice(i, i + 100).match(/.{1,10}/g) ?? []).join(' ')}`);
     }
     lines.push('true changes (at, from → to, reported)');
     for (const c of m.changes) {

@@ -27,17 +27,17 @@ const HEIGHT = 360;
 const SLOTS = [40, 240, 440];
 const FPS = 5;
 
-/** One picture: the people (each always in its own place, 1.5× the collage size) on a plain grey wall. */
-async function renderScene(people: readonly Person[], file: string): Promise<void> {
+/** One picture: the people (each always in its own place, `scale` × the collage size) on a plain grey wall. */
+async function renderScene(people: readonly Person[], file: string, scale: number): Promise<void> {
   const layers = await Promise.all(
     people.map(async (who) => {
       const [left, top, width, height] = PEOPLE[who];
       const input = await sharp(PEOPLE_PHOTO)
         .extract({ left, top, width, height })
-        .resize({ height: Math.round(height * 1.5) })
+        .resize({ height: Math.round(height * scale) })
         .toBuffer();
       const slot = SLOTS[Object.keys(PEOPLE).indexOf(who)]!;
-      return { input, left: slot, top: HEIGHT - Math.round(height * 1.5) - 20 };
+      return { input, left: slot, top: HEIGHT - Math.round(height * scale) - 20 };
     }),
   );
   await sharp({ create: { width: WIDTH, height: HEIGHT, channels: 3, background: '#8a8f96' } })
@@ -48,16 +48,21 @@ async function renderScene(people: readonly Person[], file: string): Promise<voi
 
 /**
  * Renders a clip (H.264, 640×360, 5 fps) in which the given people are visible for each segment in turn, and
- * returns the truth CSV (start_s,end_s,count) that describes it.
+ * returns the truth CSV (start_s,end_s,count) that describes it. `scale`: people's size (default 1.5 × the
+ * collage, ~240 px tall: easy to detect).
  */
-export async function renderPeopleClip(file: string, segments: readonly ClipSegment[]): Promise<string> {
+export async function renderPeopleClip(
+  file: string,
+  segments: readonly ClipSegment[],
+  opts: { scale?: number } = {},
+): Promise<string> {
   const dir = dirname(file);
   const inputs: string[] = [];
   const truth = ['start_s,end_s,count'];
   let t = 0;
   for (const [i, seg] of segments.entries()) {
     const scene = join(dir, `scene-${i}.png`);
-    await renderScene(seg.people, scene);
+    await renderScene(seg.people, scene, opts.scale ?? 1.5);
     inputs.push('-loop', '1', '-framerate', String(FPS), '-t', String(seg.seconds), '-i', scene);
     truth.push(`${t},${t + seg.seconds},${seg.people.length}`);
     t += seg.seconds;
