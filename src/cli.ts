@@ -189,19 +189,70 @@ withModelOptions(
   ),
 );
 
+interface EvalFlags extends DetectorFlags {
+  dataset?: string;
+  video?: string;
+  truth?: string;
+  verbose?: boolean;
+  sweep?: boolean;
+  compare?: boolean;
+}
+
+/** `eval` scores either a folder of images or a video: exactly one, each with its own options. */
+function evalProblem(o: EvalFlags): string | undefined {
+  const usage = 'use --dataset DIR, or --video FILE --truth CSV';
+  if (o.dataset !== undefined && (o.video !== undefined || o.truth !== undefined))
+    return `--dataset and --video/--truth are alternatives: ${usage}`;
+  if (o.dataset === undefined && o.video === undefined && o.truth === undefined)
+    return `nothing to score: ${usage}`;
+  if (o.dataset !== undefined)
+    return o.compare ? '--compare goes with --video (with --dataset, --sweep)' : undefined;
+  if (o.video === undefined) return '--truth goes with --video FILE (the video it labels)';
+  if (o.truth === undefined)
+    return `--video needs --truth CSV (start_s,end_s,count: the true count over time)`;
+  if (o.sweep) return '--sweep goes with --dataset; with --video, --compare replays smoothing settings';
+  if (o.fullRes)
+    return '--full-res goes with --dataset (video frames are scaled by ffmpeg as the camera does)';
+  return undefined;
+}
+
 withDetectorOptions(
   program
     .command('eval')
-    .description('count accuracy on a folder of images with counts.csv (file,person_count)')
-    .requiredOption('--dataset <dir>', 'folder with counts.csv (and optionally details.csv) and the images')
-    .option('-v, --verbose', 'also print a per-image table')
-    .option('--sweep', 'also score at minScore 0.200, 0.225 ... 0.600 (one detector run)'),
+    .description(
+      'count accuracy: on a folder of images with counts.csv (file,person_count), or on a video with the ' +
+        'true count over time (start_s,end_s,count), through the whole room pipeline',
+    )
+    .option('--dataset <dir>', 'folder with counts.csv (and optionally details.csv) and the images')
+    .option('--video <file>', "video file to run a room on (--room ID: that room's settings and region)")
+    .option('--truth <csv>', 'with --video: the true count over time, start_s,end_s,count')
+    .option('-v, --verbose', 'also print a per-image table (--video: every event and true change)')
+    .option('--sweep', 'also score at minScore 0.200, 0.225 ... 0.600 (one detector run; --dataset)')
+    .option('--compare', 'also replay other smoothing, window and hold settings (one detector run; --video)'),
 ).action(
-  withConfigErrors(async (opts: DetectorFlags & { dataset: string; verbose?: boolean; sweep?: boolean }) => {
+  withConfigErrors(async (opts: EvalFlags) => {
+    const problem = evalProblem(opts);
+    if (problem) throw new Error(`eval: ${problem}`);
+    if (opts.video !== undefined) {
+      const { evalVideo } = await import('./commands/eval-video.js');
+      const { config, roomId, model, modelPath, minScore } = detectorChoice(opts);
+      await evalVideo({
+        video: opts.video,
+        truth: opts.truth!,
+        config,
+        roomId,
+        model,
+        modelPath,
+        minScore,
+        verbose: opts.verbose ?? false,
+        compare: opts.compare ?? false,
+      });
+      return;
+    }
     const { evalDataset } = await import('./commands/eval.js');
     await evalDataset({
       ...detectorChoice(opts),
-      dataset: opts.dataset,
+      dataset: opts.dataset!,
       verbose: opts.verbose ?? false,
       sweep: opts.sweep ?? false,
     });

@@ -41,6 +41,13 @@ export interface RoomDeps {
   /** Detector-wide threshold; a room's own minScore may raise it. */
   minScore: number;
   metrics?: Metrics;
+  /**
+   * Makes the room's frame source from the options the room derives from its config (default: an FfmpegCamera
+   * with them). `roomcount eval --video` reads a file through it, paced and on media time.
+   */
+  camera?: (options: CameraOptions) => FfmpegCamera;
+  /** The clock of the stale check (default Date.now); on media time, the camera's clock. */
+  now?: () => number;
 }
 
 const STALE_CHECK_MS = 1000;
@@ -84,6 +91,7 @@ export class Room {
   private startedAt = 0;
   private stale = false;
   private staleTimer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
 
   constructor(
     readonly config: RoomConfig,
@@ -100,17 +108,19 @@ export class Room {
             anchor: this.filter.anchor,
           })
         : undefined;
-    this.camera = new FfmpegCamera(roomCameraOptions(config, deps.limit));
+    this.now = deps.now ?? Date.now;
+    const cameraOptions = roomCameraOptions(config, deps.limit);
+    this.camera = deps.camera ? deps.camera(cameraOptions) : new FfmpegCamera(cameraOptions);
     this.camera.on('frame', (frame) => this.onFrame(frame));
     this.camera.on('state', (state, detail) => this.onCameraState(state, detail));
   }
 
   start(): void {
     this.log.info({ camera: this.camera.redactedUrl }, 'room starting');
-    this.startedAt = Date.now();
+    this.startedAt = this.now();
     this.deps.metrics?.setCameraState(this.config.id, this.camera.state);
     this.camera.start();
-    this.staleTimer = setInterval(() => this.checkStale(Date.now()), STALE_CHECK_MS);
+    this.staleTimer = setInterval(() => this.checkStale(this.now()), STALE_CHECK_MS);
     this.staleTimer.unref();
   }
 
@@ -125,7 +135,7 @@ export class Room {
     await Promise.all([...this.pendingSends]);
   }
 
-  status(now = Date.now()): RoomStatus {
+  status(now = this.now()): RoomStatus {
     this.checkStale(now);
     return {
       id: this.config.id,

@@ -46,6 +46,13 @@ describe('buildFfmpegArgs', () => {
       '-re -loop 1 -framerate 2 -i /m/still.JPG',
     );
   });
+
+  it('realtime: false reads files as fast as frames are taken (evaluation)', () => {
+    const once = buildFfmpegArgs({ ...base, url: '/m/clip.mp4', loop: false, realtime: false });
+    expect(once).not.toContain('-re');
+    expect(once.join(' ')).toContain('-threads 1 -i /m/clip.mp4');
+    expect(buildFfmpegArgs({ ...base, url: '/m/still.png', realtime: false })).not.toContain('-re');
+  });
 });
 
 describe('classifyFailure', () => {
@@ -119,5 +126,45 @@ describe('FfmpegCamera on a local file', () => {
       'stopped: stopped',
     ]);
     expect(missing.spawns).toBeGreaterThanOrEqual(3);
+  });
+
+  it('paced on media time: every frame, 1/sampleFps apart, none lost while the consumer is slow', async () => {
+    let waiting = 0;
+    const camera = new FfmpegCamera({
+      ...base,
+      url: clip,
+      loop: false,
+      sampleFps: 5,
+      realtime: false,
+      mediaEpochMs: 1_000_000,
+      // Shorter than the consumer's first pause: the watchdog must not count waiting for it as a stall.
+      watchdogSeconds: 2,
+      pace: async () => {
+        waiting++;
+        await new Promise((r) => setTimeout(r, frames.length === 1 ? 2500 : 50));
+        waiting--;
+      },
+    });
+    const frames: number[] = [];
+    const states: CameraState[] = [];
+    let overlapping = 0;
+    camera.on('frame', (f) => {
+      if (waiting > 0) overlapping++;
+      frames.push(f.capturedAt);
+    });
+    const ended = new Promise<void>((resolve) =>
+      camera.on('state', (s) => {
+        states.push(s);
+        if (s === 'ended') resolve();
+      }),
+    );
+    camera.start();
+    await ended;
+    await camera.stop();
+    // A 2 s clip sampled at 5 fps: 10 frames stamped 0, 200, ... 1800 ms after the epoch, in order.
+    expect(frames).toEqual(Array.from({ length: 10 }, (_, i) => 1_000_000 + i * 200));
+    expect(overlapping).toBe(0); // a frame only once the previous one was released
+    expect(states).toEqual(['streaming', 'ended', 'stopped']);
+    expect(camera.lastFrameAt).toBe(1_001_800);
   });
 });

@@ -216,6 +216,22 @@ describe('parseConfig: errors point at the YAML', () => {
   const room = (extra = '') =>
     `  - { id: r, locationId: L, locationType: space, camera: { url: x.mp4 }${extra} }\n`;
 
+  it('smoothing: median, mode, max or a percentile p1..p99', () => {
+    const cfg = parseConfig(`sink: stdout\nrooms:\n${room(', smoothing: p75')}`, 'rooms.yaml', ENV);
+    expect(cfg.rooms[0]?.smoothing).toBe('p75');
+    expect(problems(`sink: stdout\nrooms:\n${room(', smoothing: p100')}`)).toEqual([
+      {
+        line: 3,
+        col: 85,
+        path: 'rooms[0].smoothing',
+        message: 'expected median, mode, max or a percentile p1..p99 (e.g. p75); got "p100"',
+      },
+    ]);
+    expect(problems(`sink: stdout\nrooms:\n${room(', smoothing: 75')}`)[0]?.message).toBe(
+      'expected string, got number 75',
+    );
+  });
+
   it('unknown key at the top level', () => {
     expect(problems(`sink: stdout\nsinc: calven\nrooms:\n${room()}`)).toEqual([
       { line: 2, col: 1, path: 'sinc', message: 'unknown key "sinc" (did you mean "sink"?)' },

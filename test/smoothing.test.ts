@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { CountSmoother, median, mode } from '../src/count/smoothing.js';
+import {
+  CountSmoother,
+  isSmoothingMethod,
+  median,
+  mode,
+  percentile,
+  smoothingFunction,
+} from '../src/count/smoothing.js';
 
 /** Feeds one count per second starting at t0 and returns the changes reported. */
 function feed(smoother: CountSmoother, counts: number[], t0 = 1_000_000) {
@@ -26,7 +33,39 @@ describe('mode', () => {
   });
 });
 
+describe('percentile', () => {
+  it('takes the nearest rank: p50 is the lower median, p100 the max', () => {
+    expect(percentile([0, 1, 1, 2], 50)).toBe(median([0, 1, 1, 2]));
+    expect(percentile([3, 0, 1, 2], 75)).toBe(2);
+    expect(percentile([3, 0, 1, 2], 76)).toBe(3);
+    expect(percentile([5, 1, 9], 100)).toBe(9);
+    expect(percentile([5], 1)).toBe(5);
+    expect(() => percentile([], 75)).toThrow();
+    expect(() => percentile([1], 0)).toThrow();
+  });
+
+  it('is a smoothing method named p1..p99', () => {
+    expect(['median', 'mode', 'max', 'p1', 'p75', 'p99'].every(isSmoothingMethod)).toBe(true);
+    expect(['p0', 'p100', 'p7.5', 'P75', 'mean', 'p'].some(isSmoothingMethod)).toBe(false);
+    expect(smoothingFunction('p75')([0, 0, 1, 2, 2, 2, 2, 2])).toBe(2);
+    expect(smoothingFunction('median')([0, 0, 1, 2, 2, 2, 2, 2])).toBe(2);
+    expect(smoothingFunction('p75')([0, 0, 0, 0, 0, 3, 3, 3])).toBe(3);
+    expect(smoothingFunction('median')([0, 0, 0, 0, 0, 3, 3, 3])).toBe(0);
+    expect(smoothingFunction('max')([1, 4, 2])).toBe(4);
+  });
+});
+
 describe('CountSmoother', () => {
+  it('smooths with a percentile: a count seen in a quarter of the window is enough for p75', () => {
+    const s = new CountSmoother({ windowSeconds: 4, heartbeatSeconds: 0, smoothing: 'p75' });
+    const changes = feed(s, [1, 1, 1, 1, 1, 2, 1, 1, 1, 2, 1, 1, 1]);
+    // Window of 4 samples: [1,2,1,1] → p75 = rank 3 → 1; at i=9 [1,1,1,2] → 1: never 2 with one in four...
+    expect(changes.map((c) => c.count)).toEqual([1]);
+    const t = new CountSmoother({ windowSeconds: 4, heartbeatSeconds: 0, smoothing: 'p75' });
+    // ...but two in four are (the median needs three).
+    expect(feed(t, [1, 1, 1, 1, 1, 2, 1, 2, 1, 2, 1, 2, 1]).map((c) => c.count)).toEqual([1, 2]);
+  });
+
   it('reports nothing until the first window is full, then the initial count', () => {
     const s = new CountSmoother({ windowSeconds: 5, heartbeatSeconds: 0 });
     const changes = feed(s, [2, 2, 2, 2, 2, 2, 2]);

@@ -4,7 +4,7 @@ import { extname } from 'node:path';
 import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Frame } from './frame.js';
-import { PpmStreamParser } from './ppm.js';
+import { PpmStreamParser, type RawPicture } from './ppm.js';
 import { urlRedactor } from '../redact.js';
 import type { FrameLimit } from '../detect/geometry.js';
 
@@ -28,6 +28,23 @@ export interface CameraOptions {
    * the camera's key frame interval.
    */
   keyframesOnly?: boolean;
+  /**
+   * Local video files: read at their own speed (-re, default), so they behave like a camera; false reads them as
+   * fast as frames are taken (evaluation).
+   */
+  realtime?: boolean;
+  /**
+   * Stamp frames with media time instead of the wall clock: capturedAt = mediaEpochMs + index / sampleFps s
+   * (the fps filter emits frames exactly 1/sampleFps apart). For evaluation, where files are not read in real
+   * time; not with keyframesOnly, whose frames are not evenly spaced.
+   */
+  mediaEpochMs?: number;
+  /**
+   * Called after each frame is emitted; the next frame is read only when it resolves, and ffmpeg waits
+   * meanwhile (its pipe fills up), so no frame is lost however slow the consumer. The watchdog does not run
+   * while it waits. For evaluation; a live camera must not wait (it would fall behind).
+   */
+  pace?: () => Promise<void>;
   ffmpegPath?: string;
   backoff?: { initialMs: number; maxMs: number; healthyMs: number };
   /** SIGTERM → SIGKILL grace when ffmpeg is stopped or restarted. Default 1500 ms. */
@@ -56,7 +73,7 @@ export interface FfmpegInput {
    * Local files are played at their own speed (-re), looped if asked, still images repeated at sampleFps, so that
    * they behave like a camera. Absent: a file is read once, as fast as ffmpeg can (one snapshot).
    */
-  live?: { loop: boolean; sampleFps: number };
+  live?: { loop: boolean; sampleFps: number; realtime?: boolean };
 }
 
 /** The input half of an ffmpeg command line (global options, decoder options, -i). Pure. */
@@ -75,10 +92,12 @@ export function ffmpegInputArgs(opts: FfmpegInput): string[] {
   } else {
     const path = localPath(opts.url);
     const live = opts.live;
+    // -re: files play at their own speed so that they behave like a camera (not for video evaluation).
+    const re = live?.realtime === false ? [] : ['-re'];
     if (live && IMAGE_EXTENSIONS.has(extname(path).toLowerCase())) {
-      input.push('-re', '-loop', live.loop ? '1' : '0', '-framerate', String(live.sampleFps));
+      input.push(...re, '-loop', live.loop ? '1' : '0', '-framerate', String(live.sampleFps));
     } else if (live) {
-      input.push('-re');
+      input.push(...re);
       if (live.loop) input.push('-stream_loop', '-1');
     }
     input.push('-i', path);
@@ -92,7 +111,7 @@ export function buildFfmpegArgs(opts: CameraOptions): string[] {
     url: opts.url,
     transport: opts.transport,
     keyframesOnly: opts.keyframesOnly,
-    live: { loop: opts.loop, sampleFps: opts.sampleFps },
+    live: { loop: opts.loop, sampleFps: opts.sampleFps, realtime: opts.realtime },
   });
   // fps= fills gaps by repeating frames: with key frames only it would hand the detector the same picture
   // several times, late and in bursts. There, keep the first frame of each 1/sampleFps slot instead.
@@ -174,6 +193,11 @@ interface Run {
   /** Set when the watchdog killed it: the state is already 'stalled'. */
   stalled: boolean;
   exited: boolean;
+  /** Frames emitted so far (the media clock counts them). */
+  frames: number;
+  /** With `pace`: pictures parsed but not yet emitted, and the loop emitting them (stdout paused meanwhile). */
+  backlog: RawPicture[];
+  pumping: Promise<void> | undefined;
   /** Resolves on 'close': the process has exited and its stdout/stderr are drained. */
   closed: Promise<void>;
 }
@@ -269,6 +293,9 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
       stderrTail: '',
       stalled: false,
       exited: false,
+      frames: 0,
+      backlog: [],
+      pumping: undefined,
       closed: new Promise<void>((resolve) => (closed = resolve)),
     };
     this.run = run;
@@ -285,7 +312,9 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
     child.on('close', (code, signal) => {
       run.exited = true;
       closed();
-      this.onClose(run, code, signal);
+      // Paced: the end of the file is news only once its last frames have been taken.
+      if (run.pumping) void run.pumping.then(() => this.onClose(run, code, signal));
+      else this.onClose(run, code, signal);
     });
   }
 
@@ -299,17 +328,54 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
       run.child.kill('SIGKILL');
       return;
     }
+    if (this.opts.pace) {
+      run.backlog.push(...pictures);
+      if (run.backlog.length > 0 && !run.pumping) {
+        run.pumping = this.pump(run).finally(() => (run.pumping = undefined));
+      }
+      return;
+    }
     for (const picture of pictures) {
       if (run !== this.run) return; // a frame listener stopped the camera
-      const now = Date.now();
-      this.frameAt = now;
-      this.armWatchdog(run);
-      if (this._state !== 'streaming') {
-        this.streamingSince = now;
-        this.setState('streaming', `${picture.width}x${picture.height}`);
-      }
-      this.emit('frame', { ...picture, capturedAt: now });
+      this.deliver(run, picture);
     }
+  }
+
+  private deliver(run: Run, picture: RawPicture): void {
+    const now = Date.now();
+    const at =
+      this.opts.mediaEpochMs === undefined
+        ? now
+        : this.opts.mediaEpochMs + (run.frames * 1000) / this.opts.sampleFps;
+    run.frames++;
+    this.frameAt = at;
+    this.armWatchdog(run);
+    if (this._state !== 'streaming') {
+      this.streamingSince = now;
+      this.setState('streaming', `${picture.width}x${picture.height}`);
+    }
+    this.emit('frame', { ...picture, capturedAt: at });
+  }
+
+  /** Emits the backlog one frame at a time, each after `pace` released the previous one; ffmpeg waits. */
+  private async pump(run: Run): Promise<void> {
+    const stdout = run.child.stdout!;
+    stdout.pause();
+    try {
+      for (let picture = run.backlog.shift(); picture; picture = run.backlog.shift()) {
+        if (run !== this.run) return; // stopped
+        this.deliver(run, picture);
+        clearTimeout(this.watchdog); // waiting for the consumer is not a stalled camera
+        await this.opts.pace!();
+      }
+    } catch (err) {
+      run.stderrTail = (err as Error).message;
+      run.child.kill('SIGKILL');
+      return;
+    }
+    if (run !== this.run) return;
+    this.armWatchdog(run);
+    stdout.resume();
   }
 
   private onClose(run: Run, code: number | null, signal: NodeJS.Signals | null): void {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isSmoothingMethod, type SmoothingMethod } from '../count/smoothing.js';
 import { MAX_TILES_PER_SIDE } from '../detect/geometry.js';
 import { MODEL_DESCRIPTORS, MODEL_NAMES } from '../detect/models.js';
 
@@ -58,8 +59,15 @@ export const roomSettingsShape = {
   sampleFps: z.number().positive().max(30).default(1),
   windowSeconds: z.number().positive().max(3600).default(10),
   heartbeatSeconds: z.number().min(0).default(0),
-  /** How the counts in the window become one count. */
-  smoothing: z.enum(['median', 'mode', 'max']).default('median'),
+  /** How the counts in the window become one count: median, mode, max or a percentile p1..p99. */
+  smoothing: z
+    .string()
+    .refine(isSmoothingMethod, {
+      error: (issue) =>
+        `expected median, mode, max or a percentile p1..p99 (e.g. p75); got ${JSON.stringify(issue.input)}`,
+    })
+    .transform((v) => v as SmoothingMethod)
+    .default('median'),
   /** A new smoothed count must hold this long before it is reported. */
   minStableSeconds: z.number().min(0).default(2),
   /** Occupied → empty must hold this long (people step out briefly). */
