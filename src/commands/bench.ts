@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import type { Detector } from '../detect/detector.js';
 import { nativeInputSize } from '../detect/geometry.js';
 import {
+  defaultMinScore,
   defaultModelsDir,
   MODEL_DESCRIPTORS,
   MODEL_NAMES,
@@ -215,8 +216,8 @@ export function benchCandidates(config: Config | undefined, modelsDir = defaultM
   const configured = config?.detector;
   return (MODEL_DESCRIPTORS as readonly ModelDescriptor[]).map((d) => {
     const mine = configured?.model === d.name ? configured : undefined;
-    const minScore = mine?.minScore ?? d.minScore;
-    const base = { minScore, size: mine?.inputSize ?? d.size, sha256: mine?.sha256 };
+    const size = mine?.inputSize ?? d.size;
+    const base = { minScore: mine?.minScore ?? defaultMinScore(d, size), size, sha256: mine?.sha256 };
     if (d.bundled) {
       return {
         descriptor: d,

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import type { Config, DetectorConfig } from '../config/schema.js';
 import { configSchema, MODELS } from '../config/schema.js';
-import type { TileSetting } from '../detect/detector.js';
+import type { Detector, TileSetting } from '../detect/detector.js';
 import type { DetectorChoice } from '../detect/index.js';
-import { modelDescriptor } from '../detect/models.js';
+import { defaultMinScore, modelDescriptor } from '../detect/models.js';
 import { AUTO_TILE_OVERLAP, MAX_TILES_PER_SIDE } from '../detect/geometry.js';
 
 export type ModelName = (typeof MODELS)[number];
@@ -88,8 +88,8 @@ export function parseScore(value: string): number {
 export const WEAKEST_SHOWN_SCORE = 0.1;
 
 /** The threshold a command counts with: the flag's or config's, else the chosen model's own. */
-export function configuredThreshold(cfg: DetectorChoice, detector: { model: string }): number {
-  return cfg.minScore ?? modelDescriptor(detector.model).minScore;
+export function configuredThreshold(cfg: DetectorChoice, detector: Pick<Detector, 'model' | 'input'>): number {
+  return cfg.minScore ?? defaultMinScore(modelDescriptor(detector.model), detector.input.size);
 }
 
 /**

@@ -5,6 +5,7 @@ import { redactUrl } from '../redact.js';
 import type { Detector, TileSetting } from './detector.js';
 import {
   autoCandidates,
+  defaultMinScore,
   defaultModelsDir,
   installedPath,
   modelDescriptor,
@@ -59,7 +60,8 @@ async function load(d: ModelDescriptor, cfg: DetectorChoice, log: Logger | undef
       `detector.modelUrl is not used by the ${d.name} model; set detector.modelPath to a local file instead`,
     );
   }
-  const minScore = cfg.minScore ?? d.minScore;
+  const size = cfg.inputSize ?? d.size;
+  const minScore = cfg.minScore ?? defaultMinScore(d, size);
   let modelPath = cfg.modelPath;
   if (modelPath === undefined && d.weights) {
     const dir = cfg.modelsDir ?? defaultModelsDir();
@@ -77,7 +79,7 @@ async function load(d: ModelDescriptor, cfg: DetectorChoice, log: Logger | undef
     sha256: cfg.sha256,
     base: cfg.base,
     minScore,
-    size: cfg.inputSize ?? d.size,
+    size,
     log,
   });
   const tiles: TileSetting = cfg.tiles ?? d.tiles;

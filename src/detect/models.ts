@@ -47,8 +47,11 @@ export interface ModelDescriptor {
   weights?: ModelWeights;
   /** True when the weights ship with `npm install` (nothing to fetch). */
   bundled?: boolean;
-  /** The threshold used when detector.minScore is not set. */
-  minScore: number;
+  /**
+   * The threshold used when detector.minScore is not set: a number, or for dynamic inputs a function of the
+   * short side the model runs at (its scores rise with the input size).
+   */
+  minScore: number | ((size: number) => number);
   /** Tiles used when neither detector.tiles nor the room's tiles say. */
   tiles: TileSetting;
   /** Dynamic inputs: default short side. */
@@ -71,9 +74,11 @@ export const MODEL_DESCRIPTORS = [
         'OpenMMLab RTMDet-nano person (rtmdet_nano_8xb32-100e_coco-obj365-person-05d8511e.pth, Apache-2.0), ' +
         'MMDeploy end2end ONNX export from zli20/RtmDet-RtmPose-OnnxRuntime@f7cb01b',
     },
-    minScore: 0.35,
+    // Chosen across COCO-128, classroom, vtest and the wide panoramas (README "Models and accuracy"): the best
+    // threshold rises with the input size, ~0.34 at 416, 0.375 at 512, 0.40 at 576, 0.425 at 640.
+    minScore: (size) => Math.round((0.375 + ((size - 512) * 0.05) / 128) * 1000) / 1000,
     tiles: 'off',
-    size: 416,
+    size: 512,
     load: async (o) => {
       const { loadRtmdet } = await import('./rtmdet.js');
       return loadRtmdet({ ...o, modelPath: o.modelPath! });
@@ -91,7 +96,7 @@ export const MODEL_DESCRIPTORS = [
       source:
         'Megvii YOLOX-Nano COCO weights (Apache-2.0), ONNX export from Kazuhito00/YOLOX-ONNX-TFLite-Sample@3d4f111',
     },
-    minScore: 0.3,
+    minScore: 0.25,
     tiles: 'auto',
     load: async (o) => {
       const { loadYolox } = await import('./yolox.js');
@@ -110,7 +115,7 @@ export const MODEL_DESCRIPTORS = [
       source:
         'NanoDet-Plus-m 416 (RangiLyu/nanodet, Apache-2.0), OpenCV Zoo export object_detection_nanodet_2022nov.onnx',
     },
-    minScore: 0.35,
+    minScore: 0.4,
     tiles: 'auto',
     load: async (o) => {
       const { loadNanodet } = await import('./nanodet.js');
@@ -122,8 +127,8 @@ export const MODEL_DESCRIPTORS = [
     title: 'CenterNet MobileNetV3 (COCO) from @vladmandic/human, ships with npm install, 512 × 512',
     runtime: 'tfjs',
     bundled: true,
-    minScore: 0.3,
-    tiles: 'off',
+    minScore: 0.25,
+    tiles: 'auto',
     load: async (o) => {
       const { loadCenterNet } = await import('./centernet.js');
       return loadCenterNet({ minScore: o.minScore, modelJsonPath: o.modelPath, log: o.log });
@@ -149,6 +154,11 @@ export function modelDescriptor(name: string): ModelDescriptor {
   const d = (MODEL_DESCRIPTORS as readonly ModelDescriptor[]).find((m) => m.name === name);
   if (!d) throw new Error(`unknown detector model "${name}"; use one of auto, ${MODEL_NAMES.join(', ')}`);
   return d;
+}
+
+/** A model's own threshold at the input size it runs at (dynamic inputs; fixed ones ignore `size`). */
+export function defaultMinScore(d: ModelDescriptor, size = d.size): number {
+  return typeof d.minScore === 'number' ? d.minScore : d.minScore(size ?? 0);
 }
 
 /** Overrides where `models fetch` installs weights and where `auto` and the ONNX models look for them. */
