@@ -89,7 +89,7 @@ describe('parseConfig: valid configs', () => {
         stationaryMinutes: 60,
         smoothing: 'median',
         minStableSeconds: 2,
-        emptyHoldSeconds: 20,
+        emptyHoldSeconds: 10,
         minEventIntervalSeconds: 5,
         camera: {
           url: 'rtsp://viewer:cam-pass-42@192.0.2.10:554/stream1',

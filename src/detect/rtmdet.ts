@@ -3,6 +3,7 @@ import { assertFrame, type Frame } from '../camera/frame.js';
 import type { Logger } from '../log.js';
 import type { Detection, PersonModel } from './detector.js';
 import { nativeInputSize, type ModelInput, type Size } from './geometry.js';
+import { nms } from './nms.js';
 import { clamp, oneLine, openOnnxModel, planarInput, runOnnx, type PlanarSpec } from './onnx.js';
 
 /**
@@ -15,6 +16,14 @@ export const RTMDET_NANO_SHA256 = '4720eda18a18402e7b76d85827d4bc60fba18111fc0b7
 export const RTMDET_STRIDE = 32;
 /** Short side it runs at by default: trained at 320; larger inputs see small people better. */
 export const RTMDET_DEFAULT_SIZE = 416;
+/**
+ * IoU above which a lower-scored person box is dropped, after the export's own NMS: that one keeps pairs up to a
+ * higher overlap, and they are mostly one person seen twice (a whole body and its upper half, two boxes on one
+ * seated person in a small panorama). Measured across COCO-128, classroom, vtest and the wide panoramas at short
+ * side 512: the mean MAE went from 0.72 (no extra pass, best threshold) to 0.59 at 0.45 (0.64 at 0.5, 0.60 at 0.35).
+ */
+export const RTMDET_IOU_THRESHOLD = 0.45;
+const MAX_DETECTIONS = 100;
 const INPUT_NAME = 'input';
 const DETS = 'dets';
 const LABELS = 'labels';
@@ -123,13 +132,14 @@ class RtmdetModel implements PersonModel {
     }
     const dets = out[DETS]!;
     const labels = out[LABELS]!;
-    return decodeRtmdet(dets.data as Float32Array, labels.data as BigInt64Array | Int32Array, {
+    const people = decodeRtmdet(dets.data as Float32Array, labels.data as BigInt64Array | Int32Array, {
       scale: input.scaleX,
       frameWidth: frame.width,
       frameHeight: frame.height,
       minScore: this.minScore,
       valuesPerRow: Number(dets.dims[2] ?? 5),
     });
+    return nms(people, RTMDET_IOU_THRESHOLD, MAX_DETECTIONS);
   }
 
   async dispose(): Promise<void> {
