@@ -4,7 +4,13 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createDetector } from '../src/detect/index.js';
-import { autoCandidates, defaultModelsDir, modelDescriptor, MODELS_DIR_ENV } from '../src/detect/models.js';
+import {
+  autoCandidates,
+  defaultMinScore,
+  defaultModelsDir,
+  modelDescriptor,
+  MODELS_DIR_ENV,
+} from '../src/detect/models.js';
 import { createLogger } from '../src/log.js';
 
 /** `detector.model: auto`: the most accurate installed model (rtmdet-nano, yolox-nano, nanodet-plus), else centernet. */
@@ -71,7 +77,7 @@ describe.skipIf(!haveShared)('auto: loading', () => {
     const detector = await createDetector({ model: 'auto', modelsDir: dir }, log);
     try {
       expect(detector.model).toBe('rtmdet-nano');
-      expect(detector.minScore).toBe(modelDescriptor('rtmdet-nano').minScore);
+      expect(detector.minScore).toBe(defaultMinScore(modelDescriptor('rtmdet-nano')));
       expect(lines.filter((l) => l.msg.startsWith('detector.model auto: using rtmdet-nano'))).toHaveLength(1);
       const yolox = await createDetector({ model: 'auto', modelsDir: dir, minScore: 0.5 }, log);
       expect(yolox.minScore).toBe(0.5); // an explicit threshold wins
@@ -103,5 +109,16 @@ describe.skipIf(!haveShared)('auto: loading', () => {
     });
     expect(detector.model).toBe('yolox-nano');
     await detector.dispose();
+  });
+});
+
+describe('per-model thresholds', () => {
+  it('rtmdet-nano’s rises with its input size, interpolated between the sizes measured', () => {
+    const d = modelDescriptor('rtmdet-nano');
+    expect(defaultMinScore(d)).toBe(0.35); // its default size, 512
+    expect([320, 416, 480, 544, 576, 608, 640, 800].map((s) => defaultMinScore(d, s))).toEqual([
+      0.325, 0.325, 0.342, 0.363, 0.375, 0.4, 0.425, 0.425,
+    ]);
+    expect(defaultMinScore(modelDescriptor('centernet'), 512)).toBe(0.25);
   });
 });

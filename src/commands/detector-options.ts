@@ -88,7 +88,10 @@ export function parseScore(value: string): number {
 export const WEAKEST_SHOWN_SCORE = 0.1;
 
 /** The threshold a command counts with: the flag's or config's, else the chosen model's own. */
-export function configuredThreshold(cfg: DetectorChoice, detector: Pick<Detector, 'model' | 'input'>): number {
+export function configuredThreshold(
+  cfg: DetectorChoice,
+  detector: Pick<Detector, 'model' | 'input'>,
+): number {
   return cfg.minScore ?? defaultMinScore(modelDescriptor(detector.model), detector.input.size);
 }
 
