@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { extname } from 'node:path';
 import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { ffmpegCommand } from './ffmpeg-check.js';
 import type { Frame } from './frame.js';
 import { PpmStreamParser } from './ppm.js';
 import { redactText } from '../redact.js';
@@ -229,13 +230,9 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
   private spawnOnce(): void {
     this.restartTimer = undefined;
     if (!this.running) return;
-    const child = spawn(
-      this.opts.ffmpegPath ?? process.env.FFMPEG_PATH ?? 'ffmpeg',
-      buildFfmpegArgs(this.opts),
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(this.opts.ffmpegPath ?? ffmpegCommand(), buildFfmpegArgs(this.opts), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.spawned++;
     lowerPriority(child.pid);
     let closed!: () => void;
