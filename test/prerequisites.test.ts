@@ -1,5 +1,5 @@
 /** npm test's check of the system packages (test/prerequisites.ts, vitest's globalSetup) and README's apt line. */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +9,7 @@ import {
   missingPrerequisites,
   prerequisitesMessage,
   quickStartAptLine,
+  quickStartSection,
 } from './prerequisites.js';
 import { tempDir } from './helpers/media.js';
 
@@ -89,22 +90,30 @@ describe("README's Quick start", () => {
   const readme = readFileSync('README.md', 'utf8');
 
   it('one apt-get line installs every package npm test checks for', () => {
-    expect(readme.match(/^sudo apt-get install -y /gm)).toHaveLength(1); // .ci/run insists on one
     const packages = quickStartAptLine(readme).split(' ').slice(4);
     expect(packages).toEqual(expect.arrayContaining(CHECKED_PACKAGES));
   });
 
+  it('a second apt-get line in Quick start is an error (.ci/run would not know which to install)', () => {
+    const line = quickStartAptLine(readme);
+    expect(() => quickStartAptLine(readme.replace(line, `${line}\n${line}`))).toThrow(/has 2/);
+  });
+
   it('says, in this order: the apt-get line, npm install, npm start, npm test', () => {
-    const section = readme.slice(
-      readme.indexOf('## Quick start'),
-      readme.indexOf('\n## ', readme.indexOf('## Quick start') + 1),
-    );
-    const block = /```sh\n([\s\S]*?)```/.exec(section)![1]!;
+    const block = /```sh\n([\s\S]*?)```/.exec(quickStartSection(readme))![1]!;
     const commands = block
       .split('\n')
       .filter(Boolean)
       .map((l) => l.replace(/\s+#.*$/, ''));
     expect(commands).toEqual([quickStartAptLine(readme), 'npm install', 'npm start', 'npm test']);
+  });
+
+  it(".ci/run installs exactly the Quick start line's packages", () => {
+    const ciRun = readFileSync('.ci/run', 'utf8');
+    const sed = /^packages="\$\(sed -n '([^']+)' README\.md\)"$/m.exec(ciRun)?.[1];
+    expect(sed, '.ci/run reads its package list from README.md with sed').toBeDefined();
+    const fromCi = execFileSync('sed', ['-n', sed!, 'README.md'], { encoding: 'utf8' }).trim();
+    expect(fromCi).toBe(quickStartAptLine(readme).replace(/^sudo apt-get install -y /, ''));
   });
 });
 

@@ -13,11 +13,26 @@ const PYTHON = '/usr/bin/python3';
 /** The browser the setup page's browser test drives (playwright-core, never a downloaded browser). */
 export const CHROMIUM = '/usr/bin/chromium';
 
-/** README Quick start's install line: the one place the test (and CI) packages are listed. */
+/** README's Quick start section, up to the next `## ` heading. */
+export function quickStartSection(readme = readFileSync(README, 'utf8')): string {
+  const start = readme.indexOf('\n## Quick start\n');
+  if (start < 0) throw new Error('README.md has no "## Quick start" section');
+  const end = readme.indexOf('\n## ', start + 1);
+  return readme.slice(start, end < 0 ? undefined : end);
+}
+
+/**
+ * README Quick start's install line: the one place the test (and CI) packages are listed. `.ci/run` reads the same
+ * line (`sudo apt-get install -y` at the start of a line in that section).
+ */
 export function quickStartAptLine(readme = readFileSync(README, 'utf8')): string {
-  const line = /^sudo apt-get install -y .+$/m.exec(readme)?.[0];
-  if (!line) throw new Error('README.md has no "sudo apt-get install -y …" line (Quick start)');
-  return line;
+  const lines = quickStartSection(readme).match(/^sudo apt-get install -y .+$/gm) ?? [];
+  if (lines.length !== 1) {
+    throw new Error(
+      `README.md Quick start must have one "sudo apt-get install -y …" line, has ${lines.length}`,
+    );
+  }
+  return lines[0]!;
 }
 
 export interface Missing {
