@@ -59,7 +59,7 @@ async function measure(input: string, url: string, keyframesOnly: boolean): Prom
     transport: 'tcp',
     loop: false,
     sampleFps: SAMPLE_FPS,
-    fit: { width: 512, height: 512 },
+    limit: { shortSide: 512, longSide: 512 },
     watchdogSeconds: 10,
     keyframesOnly,
   });

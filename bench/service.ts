@@ -28,7 +28,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { sharedYoloxPath, SHARED_YOLOX_PATH } from '../src/commands/detector-options.js';
+import { sharedModel, SHARED_MODELS_DIR } from './shared.js';
 import { parseConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 import { createDetector, type Detector } from '../src/detect/index.js';
@@ -199,11 +199,14 @@ function timedDetector(detector: Detector, samples: { on: boolean; ms: number[] 
   return {
     model: detector.model,
     backend: detector.backend,
-    inputSize: detector.inputSize,
-    async detect(frame) {
+    input: detector.input,
+    tiles: detector.tiles,
+    minScore: detector.minScore,
+    frameLimit: (opts) => detector.frameLimit(opts),
+    async detect(frame, opts) {
       const started = performance.now();
       try {
-        return await detector.detect(frame);
+        return await detector.detect(frame, opts);
       } finally {
         if (samples.on) samples.ms.push(performance.now() - started);
       }
@@ -511,10 +514,10 @@ function printTable(results: Result[], idleRssMiB: number): void {
 // ---- main --------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const modelPath = sharedYoloxPath(ROOT);
+  const modelPath = sharedModel('yolox_nano.onnx', ROOT);
   if (!modelPath) {
     const msg =
-      `skipped: ${join(ROOT, SHARED_YOLOX_PATH)} not found (the shared folder ../shared is missing); ` +
+      `skipped: ${join(ROOT, SHARED_MODELS_DIR, 'yolox_nano.onnx')} not found (the shared folder ../shared is missing); ` +
       'this benchmark needs the yolox-nano weights';
     progress(msg);
     console.log(msg);

@@ -4,13 +4,21 @@ import { Command, Option } from 'commander';
 import { loadConfig, ConfigError, maskConfig } from './config/load.js';
 import { resolveConfigPaths } from './config/paths.js';
 import type { Config } from './config/schema.js';
-import { parseScore } from './commands/detector-options.js';
+import { parseInputSize, parseScore, parseTiles } from './commands/detector-options.js';
+import type { TileSetting } from './detect/detector.js';
 import { COCO_SSD_BASES, MODELS } from './config/schema.js';
+import { MODEL_DESCRIPTORS } from './detect/models.js';
 
 const EXIT_BAD_CONFIG = 2;
 
 function readConfig(file: string): Config {
   return resolveConfigPaths(loadConfig(file), dirname(file));
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n > 65535) throw new Error(`expected a port 0..65535, got "${value}"`);
+  return n;
 }
 
 /** Config problems end the command with exit code 2 and one line per problem. */
@@ -31,18 +39,27 @@ function withConfigErrors<A extends unknown[]>(
   };
 }
 
-/** Options shared by count and eval: which detector, and how images are fed to it. */
-function withDetectorOptions(cmd: Command): Command {
+/** Options shared by count, eval and snapshot: which detector, and how images are fed to it. */
+function withModelOptions(cmd: Command): Command {
   return cmd
-    .option('-c, --config <file>', "YAML configuration file (detector; with --room, that room's filter)")
-    .option('--room <id>', "apply this room's region, box-area limits and minScore")
     .addOption(new Option('--model <name>', "detector model instead of the config's").choices(MODELS))
     .option('--model-path <path>', 'model file or folder for --model (yolox_nano.onnx, coco-ssd folder)')
     .option('--min-score <score>', "detector minScore instead of the config's (0..1)", parseScore)
+    .option('--tiles <tiles>', 'auto, off, or COLUMNSxROWS[:OVERLAP] (e.g. 2x1:0.25)', parseTiles)
+    .option('--input-size <n>', 'models with a dynamic input: the short side to run at', parseInputSize)
     .option(
       '--full-res',
       "detect on full-size images (default: scaled to the detector's input box, as the camera does)",
     );
+}
+
+/** count and eval: the config and the room are optional. */
+function withDetectorOptions(cmd: Command): Command {
+  return withModelOptions(
+    cmd
+      .option('-c, --config <file>', "YAML configuration file (detector; with --room, that room's filter)")
+      .option('--room <id>', "apply this room's region, box-area limits and minScore"),
+  );
 }
 
 interface DetectorFlags {
@@ -51,6 +68,8 @@ interface DetectorFlags {
   model?: string;
   modelPath?: string;
   minScore?: number;
+  tiles?: TileSetting;
+  inputSize?: number;
   fullRes?: boolean;
 }
 
@@ -62,6 +81,8 @@ function detectorChoice(opts: DetectorFlags) {
     model: opts.model,
     modelPath: opts.modelPath,
     minScore: opts.minScore,
+    tiles: opts.tiles,
+    inputSize: opts.inputSize,
     fullResolution: opts.fullRes ?? false,
   };
 }
@@ -116,12 +137,56 @@ withDetectorOptions(
     .command('count')
     .description('count people in image files with the configured detector')
     .argument('<images...>', 'image files (jpg, png, webp)')
-    .addOption(new Option('--json', 'one JSON object per line')),
+    .addOption(new Option('--json', 'one JSON object per line'))
+    .option(
+      '--annotate <dir>',
+      'also write each image with the region and every detection drawn on it to DIR/<name>.jpg',
+    ),
 ).action(
-  withConfigErrors(async (images: string[], opts: DetectorFlags & { json?: boolean }) => {
+  withConfigErrors(async (images: string[], opts: DetectorFlags & { json?: boolean; annotate?: string }) => {
     const { countImages } = await import('./commands/count.js');
-    await countImages(images, { ...detectorChoice(opts), json: opts.json ?? false });
+    await countImages(images, {
+      ...detectorChoice(opts),
+      json: opts.json ?? false,
+      annotateDir: opts.annotate,
+    });
   }),
+);
+
+withModelOptions(
+  program
+    .command('snapshot')
+    .description(
+      "one picture from a room's camera with its region, every detection (counted or why not) and the count; " +
+        'written to --out only',
+    )
+    .requiredOption('-c, --config <file>', 'YAML configuration file')
+    .requiredOption('--room <id>', 'the room whose camera and region to show')
+    .requiredOption('--out <file.jpg>', 'the JPEG to write (its folder must exist)')
+    .option(
+      '--timeout <seconds>',
+      'give up when the camera sends no picture within this long',
+      (v: string) => {
+        const n = Number(v);
+        if (!(n > 0)) throw new Error(`expected a positive number of seconds, got "${v}"`);
+        return n;
+      },
+      15,
+    ),
+).action(
+  withConfigErrors(
+    async (opts: DetectorFlags & { config: string; room: string; out: string; timeout: number }) => {
+      const { snapshotRoom } = await import('./commands/snapshot.js');
+      const choice = detectorChoice(opts);
+      await snapshotRoom({
+        ...choice,
+        config: choice.config!,
+        roomId: opts.room,
+        out: opts.out,
+        timeoutSeconds: opts.timeout,
+      });
+    },
+  ),
 );
 
 withDetectorOptions(
@@ -130,7 +195,7 @@ withDetectorOptions(
     .description('count accuracy on a folder of images with counts.csv (file,person_count)')
     .requiredOption('--dataset <dir>', 'folder with counts.csv (and optionally details.csv) and the images')
     .option('-v, --verbose', 'also print a per-image table')
-    .option('--sweep', 'also score at minScore 0.20, 0.25 ... 0.60 (one detector run)'),
+    .option('--sweep', 'also score at minScore 0.200, 0.225 ... 0.600 (one detector run)'),
 ).action(
   withConfigErrors(async (opts: DetectorFlags & { dataset: string; verbose?: boolean; sweep?: boolean }) => {
     const { evalDataset } = await import('./commands/eval.js');
@@ -145,9 +210,12 @@ withDetectorOptions(
 
 program
   .command('bench')
-  .description('time each available detector (ms/frame median and p95, frames/s)')
-  .argument('[images...]', 'time on these images instead of rendered 640x480 and 1280x720 frames')
+  .description(
+    'time each available model × geometry (square / native aspect / tiles): ms/frame, frames/s, rooms per box',
+  )
+  .argument('[images...]', 'time on these images instead of rendered 1280x720 and 1280x640 frames')
   .option('-c, --config <file>', 'YAML configuration file (its detector and model paths)')
+  .option('--models-dir <dir>', 'where fetched models are, instead of the models folder')
   .option('--models <list>', `comma-separated subset of ${MODELS.join(',')}`, (v: string) =>
     v
       .split(',')
@@ -160,7 +228,13 @@ program
     withConfigErrors(
       async (
         images: string[],
-        opts: { config?: string; models?: string[]; iterations: number; warmup: number },
+        opts: {
+          config?: string;
+          models?: string[];
+          iterations: number;
+          warmup: number;
+          modelsDir?: string;
+        },
       ) => {
         const config = opts.config ? readConfig(opts.config) : undefined;
         const { bench } = await import('./commands/bench.js');
@@ -170,9 +244,33 @@ program
           models: opts.models,
           iterations: opts.iterations,
           warmup: opts.warmup,
+          modelsDir: opts.modelsDir,
         });
       },
     ),
+  );
+
+program
+  .command('setup')
+  .description("local page to draw each room's region on its live frame and tune minScore; prints the YAML")
+  .requiredOption('-c, --config <file>', 'YAML configuration file')
+  .option('--port <port>', 'port to listen on (default: a free one)', parsePort)
+  .option('--host <host>', 'interface to listen on; anything but loopback exposes the cameras', '127.0.0.1')
+  .option(
+    '--write',
+    'offer "Save to FILE": write a room\'s region (and minScore) into the file, comments kept',
+  )
+  .action(
+    withConfigErrors(async (opts: { config: string; port?: number; host: string; write?: boolean }) => {
+      const { runSetup } = await import('./commands/setup.js');
+      await runSetup({
+        configFile: opts.config,
+        readConfig,
+        port: opts.port ?? 0,
+        host: opts.host,
+        write: opts.write ?? false,
+      });
+    }),
   );
 
 program
@@ -196,25 +294,39 @@ program
 const models = program.command('models').description('get model weights that do not ship with roomcount');
 models
   .command('fetch')
-  .description('download coco-ssd weights into DIR and record (or verify) their sha256 in DIR/SHA256SUMS')
-  .argument('<model>', 'coco-ssd (centernet ships with roomcount; yolox_nano.onnx: see README)')
-  .requiredOption('--dir <dir>', 'folder to put model.json, weight shards and SHA256SUMS in')
+  .description(
+    'download a model from its pinned URL, check its pinned sha256, install it into the models folder ' +
+      '(coco-ssd: into --dir, recording hashes in DIR/SHA256SUMS)',
+  )
+  .argument(
+    '<model>',
+    `${MODEL_DESCRIPTORS.filter((d) => 'weights' in d)
+      .map((d) => d.name)
+      .join(', ')} or coco-ssd`,
+  )
+  .option('--dir <dir>', 'install here instead of the models folder (coco-ssd: required)')
   .addOption(
     new Option('--base <base>', 'coco-ssd base network').choices(COCO_SSD_BASES).default('lite_mobilenet_v2'),
   )
-  .option('--url <url>', 'model.json URL (a mirror) instead of the official storage.googleapis.com one')
-  .action(async (model: string, opts: { dir: string; base: string; url?: string }) => {
+  .option(
+    '--url <url>',
+    'download from this URL (a mirror) instead of the pinned one; the pinned hash still applies',
+  )
+  .action(async (model: string, opts: { dir?: string; base: string; url?: string }) => {
+    const { fetchCocoSsd, fetchModel } = await import('./commands/models.js');
     if (model !== 'coco-ssd') {
-      throw new Error(
-        model === 'centernet'
-          ? 'centernet ships with roomcount (in @vladmandic/human); nothing to fetch'
-          : model === 'yolox-nano'
-            ? 'yolox-nano is not fetched by roomcount: get yolox_nano.onnx as README "Models and accuracy" says'
-            : `unknown model "${model}"; only coco-ssd can be fetched`,
-      );
+      await fetchModel(model, { dir: opts.dir, url: opts.url });
+      return;
     }
-    const { fetchCocoSsd } = await import('./commands/models.js');
+    if (!opts.dir) throw new Error('models fetch coco-ssd needs --dir DIR (the folder to put its files in)');
     await fetchCocoSsd({ base: opts.base, dir: opts.dir, url: opts.url });
+  });
+models
+  .command('list')
+  .description('every model roomcount knows, whether it is installed, and what detector.model auto uses')
+  .action(async () => {
+    const { listModels } = await import('./commands/models.js');
+    listModels();
   });
 
 program.parseAsync().catch((err: unknown) => {

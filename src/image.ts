@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import type { Frame } from './camera/frame.js';
+import { limitedSize, type FrameLimit } from './detect/geometry.js';
 
 /**
  * Decodes an image file (JPEG, PNG, WebP, or anything else sharp reads; first page of multi-page files) into
@@ -29,15 +30,13 @@ export async function readImageFrame(path: string): Promise<Frame> {
 }
 
 /**
- * Scales a frame (up or down, aspect kept) to fit a box, as the camera pipeline delivers frames to the
- * detector (ffmpeg `scale=W:H:force_original_aspect_ratio=decrease`, bicubic). Returns the frame itself
- * when it already fits exactly along one side. Commands that read image files use this so the detector
- * sees what `roomcount run` would give it.
+ * Scales a frame down (aspect kept, never up) under a detector's frame limit, as the camera pipeline delivers
+ * frames to the detector (ffmpeg's scale filter, bicubic; see FfmpegCamera). Returns the frame itself when it is
+ * already within the limit. Commands that read image files use this so the detector sees what `roomcount run`
+ * would give it.
  */
-export async function fitFrame(frame: Frame, box: { width: number; height: number }): Promise<Frame> {
-  const scale = Math.min(box.width / frame.width, box.height / frame.height);
-  const width = Math.max(1, Math.round(frame.width * scale));
-  const height = Math.max(1, Math.round(frame.height * scale));
+export async function limitFrame(frame: Frame, limit: FrameLimit): Promise<Frame> {
+  const { width, height } = limitedSize(frame, limit);
   if (width === frame.width && height === frame.height) return frame;
   const data = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } })
     .resize(width, height, { fit: 'fill', kernel: 'cubic' })

@@ -18,3 +18,28 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
   }
   return out;
 }
+
+/**
+ * The password of a URL's user info, as written and percent-decoded (ffmpeg may print either); user info may
+ * itself contain '@'. Pass the result to `redactText` to hide it also where it appears outside a URL.
+ */
+export function urlSecrets(url: string): string[] {
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(url)?.[1] ?? '';
+  const userinfo = authority.includes('@') ? authority.slice(0, authority.lastIndexOf('@')) : '';
+  const colon = userinfo.indexOf(':');
+  if (colon < 0) return [];
+  const raw = userinfo.slice(colon + 1);
+  let decoded = raw;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch {
+    // not percent-encoded
+  }
+  return [...new Set([raw, decoded])].filter((s) => s.length > 0);
+}
+
+/** A redactor for everything said about one camera URL: the URL in any text, and its password anywhere. */
+export function urlRedactor(url: string): (text: string) => string {
+  const secrets = urlSecrets(url);
+  return (text) => redactText(text, secrets);
+}

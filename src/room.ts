@@ -1,10 +1,12 @@
 import type { RoomConfig } from './config/schema.js';
-import { FfmpegCamera, type CameraState } from './camera/ffmpeg.js';
+import { FfmpegCamera, type CameraOptions, type CameraState } from './camera/ffmpeg.js';
 import type { Frame } from './camera/frame.js';
-import type { Detection } from './detect/detector.js';
+import type { Detection, DetectOptions } from './detect/detector.js';
 import type { DetectionQueue } from './detect/queue.js';
+import type { FrameLimit } from './detect/geometry.js';
 import { peopleInRoom, roomFilterFrom, type RoomFilter } from './count/region.js';
 import { CountSmoother, type CountChange } from './count/smoothing.js';
+import { flowPolygon, StationaryTracker, type SuggestedExclude } from './count/stationary.js';
 import { buildOccupancyEvent, type OccupancyEvent } from './report/event.js';
 import type { EventSink } from './report/sink.js';
 import type { Logger } from './log.js';
@@ -26,14 +28,16 @@ export interface RoomStatus {
   /** The reported (smoothed) count; null while unknown. */
   count: number | null;
   lastEvent: OccupancyEvent | null;
+  /** Person boxes that have not moved for stationaryMinutes: exclude candidates for the operator, never applied. */
+  suggestedExcludes: SuggestedExclude[];
 }
 
 export interface RoomDeps {
   queue: DetectionQueue;
   sink: EventSink;
   log: Logger;
-  /** Detector input box: frames are scaled to fit it. */
-  fit: { width: number; height: number };
+  /** Frames are scaled down to this (what the detector, with the room's tiles, will look at). */
+  limit: FrameLimit;
   /** Detector-wide threshold; a room's own minScore may raise it. */
   minScore: number;
   metrics?: Metrics;
@@ -41,11 +45,37 @@ export interface RoomDeps {
 
 const STALE_CHECK_MS = 1000;
 
+/**
+ * How a room's camera is opened, frames sized and sampled: the one place for it, so that `roomcount setup`
+ * shows the picture the service's detector sees. `sampleFps` defaults to the room's.
+ */
+export function roomCameraOptions(
+  config: RoomConfig,
+  limit: FrameLimit,
+  sampleFps = config.sampleFps,
+): CameraOptions {
+  return {
+    url: config.camera.url,
+    transport: config.camera.transport,
+    loop: config.camera.loop,
+    sampleFps,
+    limit,
+    keyframesOnly: config.camera.keyframesOnly,
+    watchdogSeconds: config.camera.watchdogSeconds ?? Math.max(10, 5 / sampleFps),
+  };
+}
+
+/** The detect() options of a room: its own tiles, if it sets them. */
+export function roomDetectOptions(room: Pick<RoomConfig, 'tiles'>): DetectOptions | undefined {
+  return room.tiles && { tiles: room.tiles };
+}
+
 /** One room: camera → shared detector → region → smoothing → occupancy events. */
 export class Room {
   private readonly camera: FfmpegCamera;
   private readonly smoother: CountSmoother;
   private readonly filter: RoomFilter;
+  private readonly stationary: StationaryTracker | undefined;
   private readonly log: Logger;
   private lastFrameAt: number | undefined;
   private lastCount: number | undefined;
@@ -62,15 +92,15 @@ export class Room {
     this.log = deps.log.child({ room: config.id });
     this.filter = roomFilterFrom(config, deps.minScore);
     this.smoother = new CountSmoother(config);
-    this.camera = new FfmpegCamera({
-      url: config.camera.url,
-      transport: config.camera.transport,
-      loop: config.camera.loop,
-      sampleFps: config.sampleFps,
-      fit: deps.fit,
-      keyframesOnly: config.camera.keyframesOnly,
-      watchdogSeconds: config.camera.watchdogSeconds ?? Math.max(10, 5 / config.sampleFps),
-    });
+    this.stationary =
+      config.stationaryMinutes > 0
+        ? new StationaryTracker({
+            minMinutes: config.stationaryMinutes,
+            exclude: this.filter.region.exclude,
+            anchor: this.filter.anchor,
+          })
+        : undefined;
+    this.camera = new FfmpegCamera(roomCameraOptions(config, deps.limit));
     this.camera.on('frame', (frame) => this.onFrame(frame));
     this.camera.on('state', (state, detail) => this.onCameraState(state, detail));
   }
@@ -109,6 +139,7 @@ export class Room {
       lastFrameCount: this.lastCount ?? null,
       count: this.stale ? null : (this.smoother.current ?? null),
       lastEvent: this.lastEvent ?? null,
+      suggestedExcludes: this.stationary?.suggestions(now) ?? [],
     };
   }
 
@@ -137,6 +168,7 @@ export class Room {
       frame,
       (detections, f) => this.onDetections(detections, f),
       (err) => this.log.error({ err: err.message }, 'detection failed; frame skipped'),
+      roomDetectOptions(this.config),
     );
   }
 
@@ -146,6 +178,18 @@ export class Room {
     this.log.debug({ count: people.length, detections: detections.length }, 'frame analysed');
     const change = this.smoother.push({ at: frame.capturedAt, count: people.length });
     if (change) this.report(change);
+    for (const s of this.stationary?.observe(frame.capturedAt, people, frame) ?? []) this.suggestExclude(s);
+  }
+
+  /** Logged once per box; the operator decides (it may be a real person sitting very still). */
+  private suggestExclude(s: SuggestedExclude): void {
+    const [[x1, y1], , [x2, y2]] = s.polygon;
+    this.log.info(
+      { suggestedExclude: s.polygon, since: s.since, share: s.share, meanScore: s.meanScore },
+      `a person-shaped box has not moved for ${s.minutes} min at x ${x1}-${x2}, y ${y1}-${y2} of the picture; ` +
+        `if it is a poster, screen or reflection, add this to region.exclude: - ${flowPolygon(s.polygon)} ` +
+        '(nothing is applied automatically; also listed in /status)',
+    );
   }
 
   private report(change: CountChange): void {

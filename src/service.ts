@@ -3,8 +3,9 @@ import type { Config, RoomConfig } from './config/schema.js';
 import { CalvenSink } from './report/calven-sink.js';
 import type { Detector } from './detect/detector.js';
 import { createDetector } from './detect/index.js';
+import { describeGeometry } from './detect/describe.js';
 import { DetectionQueue } from './detect/queue.js';
-import { Room, type RoomStatus } from './room.js';
+import { Room, roomDetectOptions, type RoomStatus } from './room.js';
 import { StdoutSink, type EventSink } from './report/sink.js';
 import { Metrics } from './metrics.js';
 import { startHttpServer } from './http.js';
@@ -29,7 +30,14 @@ export interface ServiceStatus {
   state: 'starting' | 'running' | 'stopping';
   sourceId: string;
   sink: string;
-  detector: { model: string; backend: string };
+  /** `configured` is detector.model as written (e.g. auto); `model` the one running. */
+  detector: {
+    configured: string;
+    model: string;
+    backend: string;
+    input?: string;
+    minScore?: number;
+  };
   shard: string | null;
   rooms: RoomStatus[];
 }
@@ -101,7 +109,7 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
     state: 'starting',
     sourceId: config.sourceId,
     sink: config.sink,
-    detector: { model: config.detector.model, backend: 'loading' },
+    detector: { configured: config.detector.model, model: 'loading', backend: 'loading' },
     shard: shardText,
     rooms: [],
   });
@@ -130,7 +138,16 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
     await http?.close();
     throw err;
   }
-  log.info({ model: detector.model, backend: detector.backend }, 'detector ready');
+  log.info(
+    {
+      configured: config.detector.model,
+      model: detector.model,
+      backend: detector.backend,
+      minScore: detector.minScore,
+      input: describeGeometry(detector),
+    },
+    'detector ready',
+  );
   const queue = new DetectionQueue(detector, {
     analysed: (room, ms) => {
       metrics.framesAnalysed.inc({ room });
@@ -146,8 +163,8 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
       sink,
       log,
       metrics,
-      fit: detector.inputSize,
-      minScore: current.detector.minScore,
+      limit: detector.frameLimit(roomDetectOptions(rc)),
+      minScore: detector.minScore,
     });
     rooms.set(rc.id, room);
     room.start();
@@ -180,7 +197,13 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
       state: stopping ? 'stopping' : 'running',
       sourceId: current.sourceId,
       sink: current.sink,
-      detector: { model: detector.model, backend: detector.backend },
+      detector: {
+        configured: config.detector.model,
+        model: detector.model,
+        backend: detector.backend,
+        input: describeGeometry(detector),
+        minScore: detector.minScore,
+      },
       shard: shardText,
       rooms: [...rooms.values()].map((r) => r.status()),
     }),

@@ -14,7 +14,7 @@ const base = {
   transport: 'tcp' as const,
   loop: false,
   sampleFps: 5,
-  fit: { width: 320, height: 320 },
+  limit: { shortSide: 320, longSide: 320 },
   watchdogSeconds: 3,
   backoff: { initialMs: 200, maxMs: 1000, healthyMs: 60_000 },
   killGraceMs: 500,

@@ -16,18 +16,19 @@ const base = {
   transport: 'tcp' as const,
   loop: true,
   sampleFps: 2,
-  fit: { width: 512, height: 512 },
+  limit: { shortSide: 288, longSide: 512 },
   watchdogSeconds: 10,
 };
 
 describe('buildFfmpegArgs', () => {
-  it('RTSP: transport, small probe, sampling and scaling to the detector box, PPM on stdout', () => {
+  it('RTSP: transport, small probe, sampling and scaling to the detector limit, PPM on stdout', () => {
     const args = buildFfmpegArgs({ ...base, url: 'rtsp://u:p@192.0.2.1:554/s1', transport: 'udp' });
     expect(args.join(' ')).toContain(
       '-rtsp_transport udp -analyzeduration 500000 -probesize 200000 -i rtsp://u:p@',
     );
     expect(args.join(' ')).toContain(
-      '-vf fps=2,scale=w=512:h=512:force_original_aspect_ratio=decrease -f image2pipe -c:v ppm pipe:1',
+      "-vf fps=2,scale=w='max(1,round(iw*min(1,min(288/min(iw,ih),512/max(iw,ih)))))'" +
+        ":h='max(1,round(ih*min(1,min(288/min(iw,ih),512/max(iw,ih)))))' -f image2pipe -c:v ppm pipe:1",
     );
     expect(args).not.toContain('-re');
     expect(args.indexOf('-threads')).toBeLessThan(args.indexOf('-i'));
@@ -64,7 +65,7 @@ describe('FfmpegCamera on a local file', () => {
   });
   afterAll(() => tmp.cleanup());
 
-  it('delivers timestamped frames scaled into the detector box, then stops its ffmpeg', async () => {
+  it('delivers timestamped frames scaled to the detector limit, then stops its ffmpeg', async () => {
     const camera = new FfmpegCamera({ ...base, url: clip, sampleFps: 5 });
     const frames: Frame[] = [];
     const states: CameraState[] = [];

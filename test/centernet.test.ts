@@ -1,16 +1,18 @@
+import { mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Frame } from '../src/camera/frame.js';
 import {
   CENTERNET_INPUT_SIZE,
-  createCenterNetDetector,
+  loadCenterNet,
   decodeCenterNet,
   defaultCenterNetModelPath,
   letterbox,
 } from '../src/detect/centernet.js';
-import type { Detector } from '../src/detect/detector.js';
+import type { PersonModel } from '../src/detect/detector.js';
 import { createDetector } from '../src/detect/index.js';
 import { readImageFrame } from '../src/image.js';
 import { renderFrame } from './helpers/frames.js';
@@ -126,13 +128,13 @@ describe('readImageFrame', () => {
 });
 
 describe('CenterNet person detector (real model)', () => {
-  let detector: Detector;
+  let detector: PersonModel;
   let samples: Frame; // samples.jpg: a strip of 8 thumbnails on top (y 1..157), a group photo below
   let vrm: Frame; // screenshot-vrm.jpg: an avatar on the left, a webcam picture of a man at a desk top right
   let faceid: Frame;
 
   beforeAll(async () => {
-    detector = await createCenterNetDetector({ minScore: 0.3 });
+    detector = await loadCenterNet({ minScore: 0.3 });
     samples = await readImageFrame(asset('samples.jpg'));
     vrm = await readImageFrame(asset('screenshot-vrm.jpg'));
     faceid = await readImageFrame(asset('screenshot-faceid.jpg'));
@@ -145,7 +147,7 @@ describe('CenterNet person detector (real model)', () => {
   it('describes itself', () => {
     expect(detector.model).toBe('centernet');
     expect(detector.backend).toBe(tf.getBackend());
-    expect(detector.inputSize).toEqual({ width: CENTERNET_INPUT_SIZE, height: CENTERNET_INPUT_SIZE });
+    expect(detector.input).toEqual({ kind: 'fixed', size: CENTERNET_INPUT_SIZE });
     expect(defaultCenterNetModelPath()).toBe(path.join(humanRoot, 'models', 'centernet.json'));
   });
 
@@ -253,8 +255,10 @@ describe('createDetector', () => {
     await expect(createDetector({ model: 'coco-ssd', minScore: 0.3 })).rejects.toThrow(
       'roomcount models fetch coco-ssd',
     );
-    await expect(createDetector({ model: 'yolox-nano', minScore: 0.3 })).rejects.toThrow(
-      'detector.model yolox-nano needs detector.modelPath',
+    const empty = mkdtempSync(path.join(tmpdir(), 'roomcount-no-models-'));
+    await expect(createDetector({ model: 'yolox-nano', minScore: 0.3, modelsDir: empty })).rejects.toThrow(
+      `detector.model yolox-nano: yolox_nano.onnx is not installed in ${empty}. ` +
+        'Run `roomcount models fetch yolox-nano`, or set detector.modelPath to your copy',
     );
   });
 });

@@ -11,10 +11,10 @@ import { fetchCocoSsd } from '../src/commands/models.js';
 import {
   COCO_SSD_MAX_BOXES,
   cocoSsdModelUrl,
-  createCocoSsdDetector,
+  loadCocoSsd,
   personsFromCocoSsd,
 } from '../src/detect/coco-ssd.js';
-import type { Detector } from '../src/detect/detector.js';
+import type { PersonModel } from '../src/detect/detector.js';
 import { createDetector } from '../src/detect/index.js';
 import { sha256Hex } from '../src/detect/model-file.js';
 import { TEST_ANCHORS, writeTinySsdModel, type SsdAnchor } from './helpers/ssd-model.js';
@@ -55,9 +55,9 @@ describe('personsFromCocoSsd', () => {
 });
 
 describe('coco-ssd detector on a tiny graph model with its signature', () => {
-  let detector: Detector;
+  let detector: PersonModel;
   beforeAll(async () => {
-    detector = await createCocoSsdDetector({ minScore: 0.3, modelPath: modelDir });
+    detector = await loadCocoSsd({ minScore: 0.3, modelPath: modelDir });
   });
   afterAll(async () => {
     await detector?.dispose();
@@ -66,7 +66,7 @@ describe('coco-ssd detector on a tiny graph model with its signature', () => {
   it('describes itself', () => {
     expect(detector.model).toBe('coco-ssd');
     expect(detector.backend).toBe(tf.getBackend());
-    expect(detector.inputSize).toEqual({ width: 640, height: 640 });
+    expect(detector.input).toEqual({ kind: 'fixed', size: 640 });
   });
 
   it("runs coco-ssd's own postprocessing: best class, NMS, person boxes in frame pixels", async () => {
@@ -88,7 +88,7 @@ describe('coco-ssd detector on a tiny graph model with its signature', () => {
   });
 
   it('honours minScore', async () => {
-    const strict = await createCocoSsdDetector({
+    const strict = await loadCocoSsd({
       minScore: 0.8,
       modelPath: path.join(modelDir, 'model.json'),
     });
@@ -111,7 +111,7 @@ describe('coco-ssd detector on a tiny graph model with its signature', () => {
 
   it('releases its weights on dispose() and refuses to run afterwards', async () => {
     const before = tf.memory().numTensors;
-    const d = await createCocoSsdDetector({ minScore: 0.3, modelPath: modelDir });
+    const d = await loadCocoSsd({ minScore: 0.3, modelPath: modelDir });
     expect(tf.memory().numTensors).toBeGreaterThan(before);
     await d.dispose();
     expect(tf.memory().numTensors).toBe(before);
@@ -153,14 +153,14 @@ describe('coco-ssd loading errors name the file', () => {
 
   it('missing folder', async () => {
     const missing = path.join(tmp, 'no-such-model');
-    await expect(createCocoSsdDetector({ minScore: 0.3, modelPath: missing })).rejects.toThrow(
+    await expect(loadCocoSsd({ minScore: 0.3, modelPath: missing })).rejects.toThrow(
       `cannot read model path ${missing}: file not found`,
     );
   });
 
   it('folder without model.json', async () => {
     const empty = mkdtempSync(path.join(tmp, 'empty-'));
-    await expect(createCocoSsdDetector({ minScore: 0.3, modelPath: empty })).rejects.toThrow(
+    await expect(loadCocoSsd({ minScore: 0.3, modelPath: empty })).rejects.toThrow(
       `cannot read model file ${path.join(empty, 'model.json')}: file not found`,
     );
   });
@@ -169,7 +169,7 @@ describe('coco-ssd loading errors name the file', () => {
     const dir = path.join(tmp, 'corrupt-json');
     cpSync(modelDir, dir, { recursive: true });
     writeFileSync(path.join(dir, 'model.json'), '{"modelTopology": {"node": [');
-    await expect(createCocoSsdDetector({ minScore: 0.3, modelPath: dir })).rejects.toThrow(
+    await expect(loadCocoSsd({ minScore: 0.3, modelPath: dir })).rejects.toThrow(
       `model file ${path.join(dir, 'model.json')} is not valid JSON`,
     );
   });
@@ -179,11 +179,11 @@ describe('coco-ssd loading errors name the file', () => {
     cpSync(modelDir, dir, { recursive: true });
     const shard = path.join(dir, 'group1-shard1of1.bin');
     writeFileSync(shard, readFileSync(shard).subarray(0, 100));
-    await expect(createCocoSsdDetector({ minScore: 0.3, modelPath: dir })).rejects.toThrow(
+    await expect(loadCocoSsd({ minScore: 0.3, modelPath: dir })).rejects.toThrow(
       `weights file ${shard} (100 bytes) does not match`,
     );
     rmSync(shard);
-    await expect(createCocoSsdDetector({ minScore: 0.3, modelPath: dir })).rejects.toThrow(
+    await expect(loadCocoSsd({ minScore: 0.3, modelPath: dir })).rejects.toThrow(
       `cannot read weights file ${shard}`,
     );
   });
@@ -197,7 +197,7 @@ describe('coco-ssd loading errors name the file', () => {
       (n: { name: string }) => n.name !== 'Postprocessor/Slice',
     );
     writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
-    await expect(createCocoSsdDetector({ minScore: 0.3, modelPath: dir })).rejects.toThrow(
+    await expect(loadCocoSsd({ minScore: 0.3, modelPath: dir })).rejects.toThrow(
       `${path.join(dir, 'model.json')} is not a usable coco-ssd model`,
     );
   });
@@ -211,11 +211,11 @@ describe('coco-ssd loading errors name the file', () => {
       path.join(dir, 'SHA256SUMS'),
       `${sha256Hex(readFileSync(json))}  model.json\n${'0'.repeat(64)}  group1-shard1of1.bin\n`,
     );
-    await expect(createCocoSsdDetector({ minScore: 0.3, modelPath: dir })).rejects.toThrow(
+    await expect(loadCocoSsd({ minScore: 0.3, modelPath: dir })).rejects.toThrow(
       `model file ${shard} has sha256 ${sha256Hex(readFileSync(shard))}, expected ${'0'.repeat(64)}`,
     );
     writeFileSync(path.join(dir, 'SHA256SUMS'), 'garbage\n');
-    await expect(createCocoSsdDetector({ minScore: 0.3, modelPath: dir })).rejects.toThrow(
+    await expect(loadCocoSsd({ minScore: 0.3, modelPath: dir })).rejects.toThrow(
       `${path.join(dir, 'SHA256SUMS')}:1: expected "<64 hex digits>  <file name>"`,
     );
   });

@@ -86,6 +86,7 @@ describe('parseConfig: valid configs', () => {
         windowSeconds: 10,
         heartbeatSeconds: 0,
         staleSeconds: 60,
+        stationaryMinutes: 60,
         smoothing: 'median',
         minStableSeconds: 2,
         emptyHoldSeconds: 20,
@@ -125,7 +126,7 @@ describe('parseConfig: valid configs', () => {
       sourceId: 'roomcount',
       sink: 'calven',
       calven: { baseUrl: 'https://api.calven.com' },
-      detector: { model: 'centernet', minScore: 0.3 },
+      detector: { model: 'auto' },
       stateDir: './state',
       http: { port: 9464 },
     });
@@ -572,7 +573,6 @@ describe('detection keys: detector.sha256/base, region.anchor, minBoxArea/maxBox
       model: 'coco-ssd',
       base: 'mobilenet_v2',
       modelPath: './m',
-      minScore: 0.3,
     });
   });
 
@@ -602,7 +602,10 @@ describe('detection keys: detector.sha256/base, region.anchor, minBoxArea/maxBox
     );
     expect(found.map((p) => [p.path, p.message])).toEqual([
       ['detector.base', 'detector.base applies to coco-ssd only (model is "centernet")'],
-      ['detector.sha256', 'detector.sha256 applies to yolox-nano only (model is "centernet")'],
+      [
+        'detector.sha256',
+        'detector.sha256 applies to rtmdet-nano, yolox-nano, nanodet-plus only (model is "centernet")',
+      ],
       ['rooms[0].maxBoxArea', 'maxBoxArea (0.1) is below minBoxArea (0.2): no person could count'],
     ]);
   });

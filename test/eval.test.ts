@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bench, benchCandidates, renderBenchFrame } from '../src/commands/bench.js';
+import { bench, benchCandidates, renderBenchFrame, roomsPerBox } from '../src/commands/bench.js';
 import { detectorConfigFrom } from '../src/commands/detector-options.js';
 import { evalDataset } from '../src/commands/eval.js';
 import { parseConfig } from '../src/config/load.js';
@@ -176,7 +176,7 @@ describe('detectorConfigFrom', () => {
 
   it('uses the config, or the defaults without one', () => {
     expect(detectorConfigFrom(cfg)).toEqual(cfg.detector);
-    expect(detectorConfigFrom(undefined)).toEqual({ model: 'centernet', minScore: 0.3 });
+    expect(detectorConfigFrom(undefined)).toEqual({ model: 'auto' });
   });
 
   it('switching model drops the other model’s keys but keeps minScore; --model-path is resolved', () => {
@@ -187,7 +187,6 @@ describe('detectorConfigFrom', () => {
     });
     expect(detectorConfigFrom(undefined, { model: 'coco-ssd', modelPath: 'rel/dir' })).toEqual({
       model: 'coco-ssd',
-      minScore: 0.3,
       modelPath: path.resolve('rel/dir'),
     });
   });
@@ -262,9 +261,9 @@ describe('roomcount eval / bench on a tiny model', () => {
     await expect(evalDataset({ dataset, config, sweep: true, out, err: sink() })).rejects.toThrow(
       '--sweep does not work with coco-ssd',
     );
-    await expect(evalDataset({ dataset, model: 'yolox-nano', out, err: sink() })).rejects.toThrow(
-      'pass --model-path FILE',
-    );
+    await expect(
+      evalDataset({ dataset, model: 'yolox-nano', modelsDir: tmp, out, err: sink() }),
+    ).rejects.toThrow('yolox_nano.onnx is not installed');
   });
 
   it('bench times the configured models and says which were skipped and why', async () => {
@@ -275,30 +274,41 @@ describe('roomcount eval / bench on a tiny model', () => {
       iterations: 2,
       warmup: 0,
       out,
-      cwd: tmp,
+      modelsDir: tmp,
     });
-    expect(rows.map((r) => [r.model, r.frame])).toEqual([
-      ['coco-ssd', '640x480'],
-      ['coco-ssd', '1280x720'],
+    // coco-ssd resizes to 300 × 300 itself: one geometry; the camera frame is limited to 640 px.
+    expect(rows.map((r) => [r.model, r.geometry, r.frame, r.runs])).toEqual([
+      ['coco-ssd', 'square', '1280x720 → 640x360', '1 × 640x640'],
+      ['coco-ssd', 'square', '1280x640 → 640x320', '1 × 640x640'],
     ]);
-    for (const r of rows) expect(r.median > 0 && r.p95 >= r.median && r.fps > 0).toBe(true);
+    for (const r of rows) expect(r.median > 0 && r.p95 >= r.median && r.fps > 0 && r.rooms > 0).toBe(true);
     const text = out.text();
-    expect(text).toMatch(/\nmodel +backend +frame +median ms +p95 ms +frames\/s +model file\n/);
-    expect(text).toContain(`${ssdDir} (lite_mobilenet_v2)`);
+    expect(text).toMatch(/\nmodel +geometry +frame +model runs +median ms +p95 ms +frames\/s +rooms\/box\n/);
+    expect(text).toContain(`coco-ssd: ${ssdDir} (lite_mobilenet_v2)`);
     expect(text).toContain(
-      `skipped yolox-nano: no detector.modelPath configured and ${path.resolve(tmp, '../shared/models/yolox_nano.onnx')} does not exist`,
+      `skipped yolox-nano: ${path.join(tmp, 'yolox_nano.onnx')} not found (roomcount models fetch yolox-nano`,
     );
   });
 
-  it('bench candidates: centernet always, yolox-nano from the shared folder, coco-ssd only when configured', () => {
-    const shared = path.resolve('../shared/models/yolox_nano.onnx');
-    const list = benchCandidates(undefined);
-    expect(list.map((c) => [c.model, c.skip === undefined])).toEqual([
+  it('bench candidates: centernet always, ONNX models when in the models folder, coco-ssd only when configured', () => {
+    const dir = path.join(tmp, 'models');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'yolox_nano.onnx'), 'x');
+    const list = benchCandidates(undefined, dir);
+    expect(list.map((c) => [c.descriptor.name, c.skip === undefined])).toEqual([
+      ['rtmdet-nano', false],
+      ['yolox-nano', true],
+      ['nanodet-plus', false],
       ['centernet', true],
-      ['yolox-nano', existsSync(shared)],
       ['coco-ssd', false],
     ]);
-    if (existsSync(shared)) expect(list[1]!.source).toContain(shared);
+    expect(list[1]!.source).toBe(path.join(dir, 'yolox_nano.onnx'));
+  });
+
+  it('rooms per box: bounded by the one detector thread and by the cores', () => {
+    expect(roomsPerBox(10)).toBe(53); // cores: 1.6 / (0.01 + 0.02)
+    expect(roomsPerBox(40)).toBe(20); // the detector thread: 800 / 40
+    expect(roomsPerBox(145)).toBe(5);
   });
 
   it('renders deterministic bench frames', () => {

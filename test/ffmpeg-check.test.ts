@@ -4,7 +4,8 @@ import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkFfmpeg, ffmpegCommand, ffmpegProblemLine } from '../src/camera/ffmpeg-check.js';
+import { checkFfmpeg, ffmpegProblemLine } from '../src/camera/ffmpeg-check.js';
+import { ffmpegCommand } from '../src/camera/ffmpeg.js';
 
 const ffmpegProblem = async (env: NodeJS.ProcessEnv, timeoutMs?: number) => {
   const problem = await checkFfmpeg(env, timeoutMs);
@@ -32,10 +33,15 @@ function pathWithoutFfmpeg(): string {
 }
 
 describe('ffmpegCommand', () => {
-  it('is FFMPEG_PATH when set, else ffmpeg from PATH', () => {
-    expect(ffmpegCommand({ FFMPEG_PATH: '/opt/ffmpeg/bin/ffmpeg' })).toBe('/opt/ffmpeg/bin/ffmpeg');
-    expect(ffmpegCommand({})).toBe('ffmpeg');
-    expect(ffmpegCommand({ FFMPEG_PATH: '' })).toBe('ffmpeg');
+  it('is the given path, else FFMPEG_PATH when set, else ffmpeg from PATH', () => {
+    expect(ffmpegCommand(undefined, { FFMPEG_PATH: '/opt/ffmpeg/bin/ffmpeg' })).toBe(
+      '/opt/ffmpeg/bin/ffmpeg',
+    );
+    expect(ffmpegCommand(undefined, {})).toBe('ffmpeg');
+    expect(ffmpegCommand(undefined, { FFMPEG_PATH: '' })).toBe('ffmpeg');
+    expect(ffmpegCommand('/usr/local/bin/ffmpeg', { FFMPEG_PATH: '/opt/ffmpeg' })).toBe(
+      '/usr/local/bin/ffmpeg',
+    );
   });
 });
 

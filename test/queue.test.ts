@@ -2,22 +2,17 @@ import { describe, expect, it } from 'vitest';
 import type { Frame } from '../src/camera/frame.js';
 import type { Detection, Detector } from '../src/detect/detector.js';
 import { DetectionQueue } from '../src/detect/queue.js';
+import { fakeDetector } from './helpers/detector.js';
 
 /** A detector that takes `ms` per frame and "finds" as many people as the frame's first byte says. */
 function slowDetector(ms: number): Detector & { seen: number[] } {
   const seen: number[] = [];
-  return {
-    model: 'fake',
-    backend: 'none',
-    inputSize: { width: 4, height: 4 },
-    seen,
-    async detect(frame: Frame): Promise<Detection[]> {
-      seen.push(frame.capturedAt);
-      await new Promise((r) => setTimeout(r, ms));
-      return Array.from({ length: frame.data[0]! }, () => ({ score: 1, box: [0, 0, 1, 1] }));
-    },
-    async dispose() {},
-  };
+  const detector = fakeDetector(async (frame: Frame): Promise<Detection[]> => {
+    seen.push(frame.capturedAt);
+    await new Promise((r) => setTimeout(r, ms));
+    return Array.from({ length: frame.data[0]! }, () => ({ score: 1, box: [0, 0, 1, 1] }));
+  });
+  return Object.assign(detector, { seen });
 }
 
 const frame = (capturedAt: number, people = 0): Frame => ({

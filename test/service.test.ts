@@ -7,6 +7,7 @@ import { createLogger } from '../src/log.js';
 import type { Detector } from '../src/detect/detector.js';
 import { StdoutSink } from '../src/report/sink.js';
 import { startService, type Service, type ServiceStatus } from '../src/service.js';
+import { fakeDetector } from './helpers/detector.js';
 import { renderTestClip, tempDir } from './helpers/media.js';
 import { freePort } from './helpers/net.js';
 
@@ -155,18 +156,12 @@ describe('service: while the detector loads', () => {
       state: 'starting',
       sourceId: expect.any(String),
       sink: 'stdout',
-      detector: { model: 'centernet', backend: 'loading' },
+      detector: { configured: 'auto', model: 'loading', backend: 'loading' },
       shard: null,
       rooms: [],
     });
 
-    loaded({
-      model: 'fake',
-      backend: 'none',
-      inputSize: { width: 320, height: 240 },
-      detect: () => Promise.resolve([]),
-      dispose: () => Promise.resolve(),
-    });
+    loaded(fakeDetector(() => Promise.resolve([])));
     const service = await starting;
     try {
       expect((await fetch(`${base}/readyz`)).status).toBe(200);

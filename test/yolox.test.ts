@@ -3,11 +3,11 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Detector } from '../src/detect/detector.js';
+import type { PersonModel } from '../src/detect/detector.js';
 import { createDetector } from '../src/detect/index.js';
 import { sha256Hex } from '../src/detect/model-file.js';
 import {
-  createYoloxDetector,
+  loadYolox,
   decodeYolox,
   preprocessYolox,
   YOLOX_NANO_SHA256,
@@ -178,21 +178,21 @@ describe('decodeYolox', () => {
 describe('yolox-nano model loading errors name the file', () => {
   it('missing file', async () => {
     const missing = path.join(tmp, 'nope.onnx');
-    await expect(createYoloxDetector({ modelPath: missing, minScore: 0.3 })).rejects.toThrow(
+    await expect(loadYolox({ modelPath: missing, minScore: 0.3 })).rejects.toThrow(
       `cannot read model file ${missing}: file not found`,
     );
   });
 
-  it('no modelPath configured', async () => {
-    await expect(createDetector({ model: 'yolox-nano', minScore: 0.3 })).rejects.toThrow(
-      'detector.model yolox-nano needs detector.modelPath',
+  it('no modelPath configured and none in the models folder', async () => {
+    await expect(createDetector({ model: 'yolox-nano', minScore: 0.3, modelsDir: tmp })).rejects.toThrow(
+      `yolox_nano.onnx is not installed in ${tmp}`,
     );
   });
 
   it('wrong sha256 (default: the official export)', async () => {
     const file = path.join(tmp, 'other.onnx');
     writeFileSync(file, 'not the official model');
-    const err = await createYoloxDetector({ modelPath: file, minScore: 0.3 }).catch((e: Error) => e);
+    const err = await loadYolox({ modelPath: file, minScore: 0.3 }).catch((e: Error) => e);
     expect((err as Error).message).toContain(
       `model file ${file} has sha256 ${sha256Hex(Buffer.from('not the official model'))}`,
     );
@@ -214,28 +214,28 @@ describe('yolox-nano model loading errors name the file', () => {
     const file = path.join(tmp, 'corrupt.onnx');
     const bytes = Buffer.from('this is not protobuf \x00\x01\x02');
     writeFileSync(file, bytes);
-    await expect(
-      createYoloxDetector({ modelPath: file, sha256: sha256Hex(bytes), minScore: 0.3 }),
-    ).rejects.toThrow(`model file ${file} is not a usable ONNX model: `);
+    await expect(loadYolox({ modelPath: file, sha256: sha256Hex(bytes), minScore: 0.3 })).rejects.toThrow(
+      `model file ${file} is not a usable ONNX model: `,
+    );
   });
 
   it.skipIf(!haveModel)('truncated copy of the real model', async () => {
     const file = path.join(tmp, 'truncated.onnx');
     const bytes = readFileSync(MODEL).subarray(0, 1_000_000);
     writeFileSync(file, bytes);
-    await expect(createYoloxDetector({ modelPath: file, minScore: 0.3 })).rejects.toThrow(
+    await expect(loadYolox({ modelPath: file, minScore: 0.3 })).rejects.toThrow(
       `model file ${file} has sha256 ${sha256Hex(bytes)}`,
     );
-    await expect(
-      createYoloxDetector({ modelPath: file, sha256: sha256Hex(bytes), minScore: 0.3 }),
-    ).rejects.toThrow(`model file ${file} is not a usable ONNX model`);
+    await expect(loadYolox({ modelPath: file, sha256: sha256Hex(bytes), minScore: 0.3 })).rejects.toThrow(
+      `model file ${file} is not a usable ONNX model`,
+    );
   });
 });
 
 const humanRoot = path.dirname(path.dirname(createRequire(import.meta.url).resolve('@vladmandic/human')));
 
 describe.skipIf(!haveModel)(`YOLOX-Nano person detector (real model, ${MODEL})`, () => {
-  let detector: Detector;
+  let detector: PersonModel;
 
   beforeAll(async () => {
     detector = await createDetector({ model: 'yolox-nano', minScore: 0.3, modelPath: MODEL });
@@ -247,7 +247,7 @@ describe.skipIf(!haveModel)(`YOLOX-Nano person detector (real model, ${MODEL})`,
   it('describes itself', () => {
     expect(detector.model).toBe('yolox-nano');
     expect(detector.backend).toBe('onnxruntime-cpu');
-    expect(detector.inputSize).toEqual({ width: 416, height: 416 });
+    expect(detector.input).toEqual({ kind: 'fixed', size: 416 });
   });
 
   it('finds the man at his desk and the avatar in screenshot-vrm.jpg, inside the picture', async () => {
@@ -272,7 +272,7 @@ describe.skipIf(!haveModel)(`YOLOX-Nano person detector (real model, ${MODEL})`,
   });
 
   it('accepts the official file with detector.sha256 in upper case too, and refuses use after dispose', async () => {
-    const d = await createYoloxDetector({
+    const d = await loadYolox({
       modelPath: MODEL,
       sha256: YOLOX_NANO_SHA256.toUpperCase(),
       minScore: 0.5,

@@ -1,13 +1,9 @@
 import { execFile } from 'node:child_process';
+import { ffmpegCommand } from './ffmpeg.js';
 
 /** How long `ffmpeg -version` may take (it answers in ~0.1 s; a loaded box must not make a good ffmpeg fail). */
 const CHECK_TIMEOUT_MS = 5000;
 const INSTALL = 'sudo apt-get install ffmpeg';
-
-/** The ffmpeg program the cameras run: FFMPEG_PATH if set (and not empty), else `ffmpeg` from PATH. */
-export function ffmpegCommand(env: NodeJS.ProcessEnv = process.env): string {
-  return env.FFMPEG_PATH || 'ffmpeg';
-}
 
 export interface FfmpegProblem {
   /** What is wrong, e.g. `ffmpeg not found on PATH`. */
@@ -30,7 +26,7 @@ export function checkFfmpeg(
   env: NodeJS.ProcessEnv = process.env,
   timeoutMs = CHECK_TIMEOUT_MS,
 ): Promise<FfmpegProblem | undefined> {
-  const command = ffmpegCommand(env);
+  const command = ffmpegCommand(undefined, env);
   const fromEnv = Boolean(env.FFMPEG_PATH);
   const what = fromEnv ? `FFMPEG_PATH=${command}` : 'ffmpeg';
   const fix = fromEnv

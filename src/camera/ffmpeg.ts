@@ -3,10 +3,10 @@ import { EventEmitter } from 'node:events';
 import { extname } from 'node:path';
 import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { ffmpegCommand } from './ffmpeg-check.js';
 import type { Frame } from './frame.js';
 import { PpmStreamParser } from './ppm.js';
-import { redactText } from '../redact.js';
+import { urlRedactor } from '../redact.js';
+import type { FrameLimit } from '../detect/geometry.js';
 
 export type CameraState =
   'connecting' | 'streaming' | 'stalled' | 'unauthorised' | 'not_found' | 'unreachable' | 'ended' | 'stopped';
@@ -18,8 +18,8 @@ export interface CameraOptions {
   /** Local files: play again from the start at the end. */
   loop: boolean;
   sampleFps: number;
-  /** Frames are scaled down (aspect kept) to fit this box: the detector's input size. */
-  fit: { width: number; height: number };
+  /** Frames are scaled down (aspect kept, never up) to this limit: what the detector will look at. */
+  limit: FrameLimit;
   /** No frame for this long → ffmpeg is killed and restarted (state 'stalled'). */
   watchdogSeconds: number;
   /**
@@ -46,8 +46,21 @@ export function localPath(url: string): string {
   return url.startsWith('file:') ? fileURLToPath(url) : url;
 }
 
-/** The ffmpeg command line for one camera. Pure, so it can be tested without ffmpeg. */
-export function buildFfmpegArgs(opts: CameraOptions): string[] {
+/** What ffmpeg needs to open a camera: the part of the command line before the output options. */
+export interface FfmpegInput {
+  /** rtsp://, rtsps://, file: URL or local path (may hold credentials). */
+  url: string;
+  transport: 'tcp' | 'udp';
+  keyframesOnly?: boolean;
+  /**
+   * Local files are played at their own speed (-re), looped if asked, still images repeated at sampleFps, so that
+   * they behave like a camera. Absent: a file is read once, as fast as ffmpeg can (one snapshot).
+   */
+  live?: { loop: boolean; sampleFps: number };
+}
+
+/** The input half of an ffmpeg command line (global options, decoder options, -i). Pure. */
+export function ffmpegInputArgs(opts: FfmpegInput): string[] {
   const input: string[] = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
   // Decoder options, so they go before -i. One decoder thread: at 1 fps sampling a camera needs a fraction of a
   // core, and each extra thread keeps its own frame buffers (measured: ~15 MiB less RSS per 1080p camera, same CPU).
@@ -61,28 +74,47 @@ export function buildFfmpegArgs(opts: CameraOptions): string[] {
     input.push('-i', opts.url);
   } else {
     const path = localPath(opts.url);
-    // Files play at their own speed (-re) so that they behave like a camera.
-    if (IMAGE_EXTENSIONS.has(extname(path).toLowerCase())) {
-      input.push('-re', '-loop', opts.loop ? '1' : '0', '-framerate', String(opts.sampleFps));
-    } else {
+    const live = opts.live;
+    if (live && IMAGE_EXTENSIONS.has(extname(path).toLowerCase())) {
+      input.push('-re', '-loop', live.loop ? '1' : '0', '-framerate', String(live.sampleFps));
+    } else if (live) {
       input.push('-re');
-      if (opts.loop) input.push('-stream_loop', '-1');
+      if (live.loop) input.push('-stream_loop', '-1');
     }
     input.push('-i', path);
   }
-  const { width, height } = opts.fit;
+  return input;
+}
+
+/** The ffmpeg command line for one camera. Pure, so it can be tested without ffmpeg. */
+export function buildFfmpegArgs(opts: CameraOptions): string[] {
+  const input = ffmpegInputArgs({
+    url: opts.url,
+    transport: opts.transport,
+    keyframesOnly: opts.keyframesOnly,
+    live: { loop: opts.loop, sampleFps: opts.sampleFps },
+  });
   // fps= fills gaps by repeating frames: with key frames only it would hand the detector the same picture
   // several times, late and in bursts. There, keep the first frame of each 1/sampleFps slot instead.
   const f = opts.sampleFps;
   const sample = opts.keyframesOnly
     ? `select='isnan(t)+isnan(prev_selected_t)+lt(t,prev_selected_t)+gt(floor(t*${f}),floor(prev_selected_t*${f}))'`
     : `fps=${f}`;
-  const filter = `${sample},scale=w=${width}:h=${height}:force_original_aspect_ratio=decrease`;
+  const filter = `${sample},${scaleFilter(opts.limit)}`;
   return [
     ...input,
     ...['-an', '-sn', '-dn', '-fps_mode', 'passthrough'],
     ...['-vf', filter, '-f', 'image2pipe', '-c:v', 'ppm', 'pipe:1'],
   ];
+}
+
+/**
+ * ffmpeg's scale filter for a frame limit: factor f = min(1, shortSide / short side, longSide / long side), each
+ * side rounded (as src/detect/geometry.ts limitedSize computes it for image files).
+ */
+export function scaleFilter(limit: FrameLimit): string {
+  const f = `min(1,min(${limit.shortSide}/min(iw,ih),${limit.longSide}/max(iw,ih)))`;
+  return `scale=w='max(1,round(iw*${f}))':h='max(1,round(ih*${f}))'`;
 }
 
 /** Scheduling priority of the ffmpeg children: the lowest (Unix nice 19). */
@@ -113,20 +145,19 @@ export function classifyFailure(stderr: string): CameraState {
   return 'unreachable';
 }
 
-/** Password (as written and percent-decoded) from a URL's user info; user info may itself contain '@'. */
-function urlSecrets(url: string): string[] {
-  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(url)?.[1] ?? '';
-  const userinfo = authority.includes('@') ? authority.slice(0, authority.lastIndexOf('@')) : '';
-  const colon = userinfo.indexOf(':');
-  if (colon < 0) return [];
-  const raw = userinfo.slice(colon + 1);
-  let decoded = raw;
-  try {
-    decoded = decodeURIComponent(raw);
-  } catch {
-    // not percent-encoded
-  }
-  return [...new Set([raw, decoded])].filter((s) => s.length > 0);
+/** The ffmpeg executable: the given path, else $FFMPEG_PATH (if not empty), else `ffmpeg` on the PATH. */
+export function ffmpegCommand(path?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return path ?? (env.FFMPEG_PATH || 'ffmpeg');
+}
+
+/** ffmpeg's last error lines (at most 3) as one line, without its "@ 0x55d0..." context addresses. Not redacted. */
+export function lastErrorLines(stderr: string): string {
+  const lines = stderr
+    .replace(/ @ 0x[0-9a-f]+\]/g, ']')
+    .trim()
+    .split('\n')
+    .filter(Boolean);
+  return lines.slice(-3).join(' | ');
 }
 
 export interface FfmpegCameraEvents {
@@ -167,7 +198,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
   private _state: CameraState = 'connecting';
   private readonly backoff: { initialMs: number; maxMs: number; healthyMs: number };
   private readonly killGraceMs: number;
-  private readonly secrets: string[];
+  private readonly redact: (text: string) => string;
   /** The URL with credentials hidden: the only form of it to log or show. */
   readonly redactedUrl: string;
 
@@ -175,7 +206,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
     super();
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
     this.killGraceMs = opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
-    this.secrets = urlSecrets(opts.url);
+    this.redact = urlRedactor(opts.url);
     this.redactedUrl = this.redact(opts.url);
   }
 
@@ -223,14 +254,10 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
     this.emit('state', state, detail);
   }
 
-  private redact(text: string): string {
-    return redactText(text, this.secrets);
-  }
-
   private spawnOnce(): void {
     this.restartTimer = undefined;
     if (!this.running) return;
-    const child = spawn(this.opts.ffmpegPath ?? ffmpegCommand(), buildFfmpegArgs(this.opts), {
+    const child = spawn(ffmpegCommand(this.opts.ffmpegPath), buildFfmpegArgs(this.opts), {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.spawned++;
@@ -293,12 +320,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
     if (this.streamingSince && Date.now() - this.streamingSince >= this.backoff.healthyMs) this.failures = 0;
     this.streamingSince = 0;
     if (!run.stalled) {
-      const lines = run.stderrTail
-        .replace(/ @ 0x[0-9a-f]+\]/g, ']')
-        .trim()
-        .split('\n')
-        .filter(Boolean);
-      const detail = this.redact(lines.slice(-3).join(' | ')) || `ffmpeg exited (${code ?? signal})`;
+      const detail = this.redact(lastErrorLines(run.stderrTail)) || `ffmpeg exited (${code ?? signal})`;
       if (!isNetworkUrl(this.opts.url) && !this.opts.loop && code === 0) {
         this.setState('ended', 'end of file');
         return;

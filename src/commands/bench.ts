@@ -1,17 +1,23 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Frame } from '../camera/frame.js';
-import type { Config, DetectorConfig } from '../config/schema.js';
-import { MODELS } from '../config/schema.js';
-import { defaultCenterNetModelPath } from '../detect/centernet.js';
+import { existsSync } from 'node:fs';
+import type { Config } from '../config/schema.js';
 import type { Detector } from '../detect/detector.js';
-import { createDetector } from '../detect/index.js';
+import { nativeInputSize } from '../detect/geometry.js';
+import {
+  defaultModelsDir,
+  MODEL_DESCRIPTORS,
+  MODEL_NAMES,
+  type LoadOptions,
+  type ModelDescriptor,
+} from '../detect/models.js';
+import { ORT_THREADS_ENV } from '../detect/onnx.js';
+import { tilesFor, TilingDetector } from '../detect/tiling.js';
 import { timingStats } from '../eval/metrics.js';
-import { readImageFrame } from '../image.js';
+import { limitFrame, readImageFrame } from '../image.js';
 import { createLogger } from '../log.js';
 import { redactUrl } from '../redact.js';
-import { SHARED_YOLOX_PATH, sharedYoloxPath, type ModelName } from './detector-options.js';
-import { ORT_THREADS_ENV } from '../detect/yolox.js';
 
 export interface BenchOptions {
   config?: Config;
@@ -22,37 +28,72 @@ export interface BenchOptions {
   iterations?: number;
   warmup?: number;
   out?: NodeJS.WritableStream;
-  /** Where to look for the shared yolox_nano.onnx (default: the current directory). */
-  cwd?: string;
+  /** Where the fetched models are (default: the models folder). */
+  modelsDir?: string;
 }
+
+/** How a model is made to look at a frame. */
+export type Geometry = 'square' | 'native aspect' | 'tiles';
 
 export interface BenchRow {
   model: string;
   backend: string;
+  geometry: Geometry;
+  /** The camera frame timed: the picture scaled as the camera would deliver it for this geometry. */
   frame: string;
+  /** Model runs per frame and their input sizes, e.g. "2 × 416×416". */
+  runs: string;
   median: number;
   p95: number;
   fps: number;
+  /** Rooms at 1 frame/s one 2-core box sustains with this configuration (see roomsPerBox). */
+  rooms: number;
   source: string;
 }
 
-/** The frames timed when no images are given: typical camera sizes, rendered (no image files needed). */
+/**
+ * The frames timed when no images are given, rendered (no image files needed): a 16:9 camera and a 2:1
+ * panorama (a 360° meeting-room camera's strip), both at 1280 px — big enough that every geometry gets the
+ * pixels it asks for.
+ */
 export const BENCH_FRAME_SIZES = [
-  [640, 480],
   [1280, 720],
+  [1280, 640],
 ] as const;
 
+/** Sizing assumptions for rooms per box: what else a room costs, and how busy a box may run. */
+export const BOX = {
+  cores: 2,
+  /** Share of the machine to plan for (the rest absorbs bursts, HTTP, delivery). */
+  utilisation: 0.8,
+  /** ffmpeg per camera at 1 fps, % of a core, with a sub-stream or keyframesOnly (README "Performance"). */
+  decodeCoreShare: 0.02,
+} as const;
+
+/**
+ * Rooms at 1 frame/s per box for a detector taking `meanMs` per frame: the shared detector runs on one thread
+ * (one frame at a time), so it alone bounds rooms at utilisation × 1000 / ms; and all of it, detector plus one
+ * decoder per camera, must fit the box's cores.
+ */
+export function roomsPerBox(meanMs: number): number {
+  const perRoom = meanMs / 1000 + BOX.decodeCoreShare;
+  const byDetector = (BOX.utilisation * 1000) / meanMs;
+  const byCores = (BOX.cores * BOX.utilisation) / perRoom;
+  return Math.max(0, Math.floor(Math.min(byDetector, byCores)));
+}
+
 interface Candidate {
-  model: ModelName;
-  cfg?: DetectorConfig;
+  descriptor: ModelDescriptor;
+  load?: LoadOptions;
   source: string;
   skip?: string;
 }
 
 /**
- * `roomcount bench`: times detect() (preprocessing, inference, decoding, NMS) per model and frame, and prints
- * median and p95 ms/frame and frames/s. Models: centernet always; yolox-nano when configured or when
- * ../shared/models/yolox_nano.onnx exists; coco-ssd when its weights are configured.
+ * `roomcount bench`: times detect() (cropping tiles, preprocessing, inference, decoding, NMS, merging) per model,
+ * geometry (square letterbox / native aspect for dynamic inputs / tiles) and frame, and prints median and p95
+ * ms/frame, frames/s and the rooms per 2-core box at 1 frame/s each allows. Models: the bundled one, every ONNX
+ * model installed in the models folder (or configured), coco-ssd when its weights are configured.
  */
 export async function bench(opts: BenchOptions = {}): Promise<BenchRow[]> {
   const out = opts.out ?? process.stdout;
@@ -62,8 +103,8 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchRow[]> {
     throw new Error('--iterations must be a whole number >= 1');
   if (!(Number.isInteger(warmup) && warmup >= 0)) throw new Error('--warmup must be a whole number >= 0');
   for (const m of opts.models ?? []) {
-    if (!(MODELS as readonly string[]).includes(m))
-      throw new Error(`--models: unknown model "${m}" (${MODELS.join(', ')})`);
+    if (!(MODEL_NAMES as readonly string[]).includes(m))
+      throw new Error(`--models: unknown model "${m}" (${MODEL_NAMES.join(', ')})`);
   }
   const frames: { name: string; frame: Frame }[] = [];
   for (const file of opts.images ?? [])
@@ -72,120 +113,140 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchRow[]> {
     for (const [w, h] of BENCH_FRAME_SIZES) frames.push({ name: `${w}x${h}`, frame: renderBenchFrame(w, h) });
   }
 
-  const candidates = benchCandidates(opts.config, opts.cwd).filter(
-    (c) => !opts.models?.length || opts.models.includes(c.model),
+  const candidates = benchCandidates(opts.config, opts.modelsDir).filter(
+    (c) => !opts.models?.length || opts.models.includes(c.descriptor.name),
   );
   const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
   out.write(
-    `roomcount bench: detect() per frame (preprocess + inference + decode + NMS), median and p95 of ${iterations} ` +
-      `runs after ${warmup} warm-up; Node ${process.version}, ${os.availableParallelism()} CPUs (${cpu}); ` +
-      `onnxruntime threads: ${process.env[ORT_THREADS_ENV] ?? '1'} (${ORT_THREADS_ENV})\n`,
+    `roomcount bench: detect() per frame (tiles, preprocess, inference, decode, NMS, merge), median and p95 of ` +
+      `${iterations} runs after ${warmup} warm-up; Node ${process.version}, ${os.availableParallelism()} CPUs ` +
+      `(${cpu}); onnxruntime threads: ${process.env[ORT_THREADS_ENV] ?? '1'} (${ORT_THREADS_ENV}).\n` +
+      `rooms/box: rooms at 1 frame/s on ${BOX.cores} cores at ${BOX.utilisation * 100} % (one detector thread; ` +
+      `${BOX.decodeCoreShare * 100} % of a core per camera for ffmpeg with a sub-stream or keyframesOnly).\n`,
   );
-  const header = ['model', 'backend', 'frame', 'median ms', 'p95 ms', 'frames/s', 'model file'];
+  const header = ['model', 'geometry', 'frame', 'model runs', 'median ms', 'p95 ms', 'frames/s', 'rooms/box'];
   const rows: BenchRow[] = [];
   const table: string[][] = [];
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   const notes: string[] = [];
   for (const c of candidates) {
-    if (c.skip || !c.cfg) {
-      notes.push(`skipped ${c.model}: ${c.skip}`);
+    if (c.skip || !c.load) {
+      notes.push(`skipped ${c.descriptor.name}: ${c.skip}`);
       continue;
     }
-    let detector: Detector;
-    try {
-      detector = await createDetector(c.cfg, log);
-    } catch (err) {
-      notes.push(`skipped ${c.model}: ${(err as Error).message}`);
-      continue;
-    }
-    try {
-      for (const { name, frame } of frames) {
-        for (let i = 0; i < warmup; i++) await detector.detect(frame);
-        const times: number[] = [];
-        for (let i = 0; i < iterations; i++) {
-          const started = performance.now();
-          await detector.detect(frame);
-          times.push(performance.now() - started);
-        }
-        const t = timingStats(times);
-        const row = {
-          model: c.model,
-          backend: detector.backend,
-          frame: name,
-          median: t.median,
-          p95: t.p95,
-          fps: 1000 / t.mean,
-          source: c.source,
-        };
-        rows.push(row);
-        table.push([
-          row.model,
-          row.backend,
-          row.frame,
-          row.median.toFixed(1),
-          row.p95.toFixed(1),
-          row.fps.toFixed(1),
-          row.source,
-        ]);
+    const d = c.descriptor;
+    for (const geometry of geometriesOf(d)) {
+      let detector: Detector;
+      try {
+        const person = await d.load({ ...c.load, log, square: geometry === 'square' });
+        detector = new TilingDetector(person, geometry === 'tiles' ? 'auto' : 'off', c.load.minScore);
+      } catch (err) {
+        notes.push(`skipped ${d.name}: ${(err as Error).message}`);
+        break;
       }
-    } finally {
-      await detector.dispose();
+      try {
+        for (const { name, frame: picture } of frames) {
+          const frame = await limitFrame(picture, detector.frameLimit());
+          const runs = modelRuns(detector, frame);
+          for (let i = 0; i < warmup; i++) await detector.detect(frame);
+          const times: number[] = [];
+          for (let i = 0; i < iterations; i++) {
+            const started = performance.now();
+            await detector.detect(frame);
+            times.push(performance.now() - started);
+          }
+          const t = timingStats(times);
+          const row: BenchRow = {
+            model: d.name,
+            backend: detector.backend,
+            geometry,
+            frame: `${name} → ${frame.width}x${frame.height}`,
+            runs,
+            median: t.median,
+            p95: t.p95,
+            fps: 1000 / t.mean,
+            rooms: roomsPerBox(t.mean),
+            source: c.source,
+          };
+          rows.push(row);
+          table.push([
+            row.model,
+            row.geometry,
+            row.frame,
+            row.runs,
+            row.median.toFixed(1),
+            row.p95.toFixed(1),
+            row.fps.toFixed(1),
+            String(row.rooms),
+          ]);
+        }
+      } finally {
+        await detector.dispose();
+      }
     }
   }
-  out.write(formatTable(header, table, [3, 4, 5]));
+  out.write(formatTable(header, table, [4, 5, 6, 7]));
+  for (const c of candidates.filter((c) => !c.skip)) out.write(`${c.descriptor.name}: ${c.source}\n`);
   for (const note of notes) out.write(`${note}\n`);
   return rows;
 }
 
+/** Square letterbox and tiles for every model; dynamic-input models also at the frame's own aspect ratio. */
+function geometriesOf(d: ModelDescriptor): Geometry[] {
+  if (d.runtime === 'tfjs' && d.name === 'coco-ssd') return ['square']; // resizes to 300 × 300 itself
+  return d.size !== undefined ? ['square', 'native aspect', 'tiles'] : ['square', 'tiles'];
+}
+
+/** How many model runs a frame takes and at which input size, e.g. "2 × 416x416" or "1 × 832x416". */
+function modelRuns(detector: Detector, frame: { width: number; height: number }): string {
+  const tiles = tilesFor(frame, detector.tiles);
+  const input = detector.input;
+  const sizes = tiles.map((t) =>
+    input.kind === 'fixed'
+      ? { width: input.size, height: input.size }
+      : nativeInputSize(t, input.size, input.stride),
+  );
+  const distinct = [...new Set(sizes.map((s) => `${s.width}x${s.height}`))];
+  return `${tiles.length} × ${distinct.join('/')}`;
+}
+
 /** Which models bench times, with where each one's weights come from (or why it is skipped). */
-export function benchCandidates(config: Config | undefined, cwd = process.cwd()): Candidate[] {
+export function benchCandidates(config: Config | undefined, modelsDir = defaultModelsDir()): Candidate[] {
   const configured = config?.detector;
-  const minScore = configured?.minScore ?? 0.3;
-  const fromConfig = (model: ModelName) => (configured?.model === model ? configured : undefined);
-
-  const centernet = fromConfig('centernet');
-  const centernetPath = centernet?.modelPath ?? defaultCenterNetModelPath();
-  const list: Candidate[] = [
-    {
-      model: 'centernet',
-      cfg: { model: 'centernet', minScore, ...(centernet?.modelPath && { modelPath: centernet.modelPath }) },
-      source: centernet?.modelPath ? centernetPath : `${path.relative(cwd, centernetPath)} (bundled)`,
-    },
-  ];
-
-  const yolox = fromConfig('yolox-nano');
-  const shared = sharedYoloxPath(cwd);
-  if (yolox?.modelPath) {
-    list.push({ model: 'yolox-nano', cfg: yolox, source: `${yolox.modelPath} (detector.modelPath)` });
-  } else if (shared) {
-    list.push({
-      model: 'yolox-nano',
-      cfg: { model: 'yolox-nano', minScore, modelPath: shared },
-      source: `${shared} (${SHARED_YOLOX_PATH})`,
-    });
-  } else {
-    list.push({
-      model: 'yolox-nano',
-      source: '',
-      skip: `no detector.modelPath configured and ${path.resolve(cwd, SHARED_YOLOX_PATH)} does not exist`,
-    });
-  }
-
-  const ssd = fromConfig('coco-ssd');
-  if (ssd && (ssd.modelPath || ssd.modelUrl)) {
-    list.push({
-      model: 'coco-ssd',
-      cfg: ssd,
-      source: `${ssd.modelPath ?? redactUrl(ssd.modelUrl!)} (${ssd.base ?? 'lite_mobilenet_v2'})`,
-    });
-  } else {
-    list.push({
-      model: 'coco-ssd',
+  return (MODEL_DESCRIPTORS as readonly ModelDescriptor[]).map((d) => {
+    const mine = configured?.model === d.name ? configured : undefined;
+    const minScore = mine?.minScore ?? d.minScore;
+    const base = { minScore, size: mine?.inputSize ?? d.size, sha256: mine?.sha256 };
+    if (d.bundled) {
+      return {
+        descriptor: d,
+        load: { ...base, modelPath: mine?.modelPath },
+        source: mine?.modelPath ?? 'bundled with npm install',
+      };
+    }
+    if (d.weights) {
+      const file = mine?.modelPath ?? path.join(modelsDir, d.weights.file);
+      return existsSync(file)
+        ? { descriptor: d, load: { ...base, modelPath: file }, source: file }
+        : {
+            descriptor: d,
+            source: '',
+            skip: `${file} not found (roomcount models fetch ${d.name}, or detector.modelPath)`,
+          };
+    }
+    if (mine && (mine.modelPath || mine.modelUrl)) {
+      return {
+        descriptor: d,
+        load: { ...base, modelPath: mine.modelPath, modelUrl: mine.modelUrl, base: mine.base },
+        source: `${mine.modelPath ?? redactUrl(mine.modelUrl!)} (${mine.base ?? 'lite_mobilenet_v2'})`,
+      };
+    }
+    return {
+      descriptor: d,
       source: '',
       skip: 'no weights configured (detector.model: coco-ssd with detector.modelPath; see `roomcount models fetch`)',
-    });
-  }
-  return list;
+    };
+  });
 }
 
 /**

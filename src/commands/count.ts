@@ -1,10 +1,19 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
+import { annotateFrame } from '../annotate.js';
 import type { Config } from '../config/schema.js';
-import { peopleInRoom, roomFilterFrom, wholeFrameFilter } from '../count/region.js';
+import { explainDetections, roomFilterFrom, wholeFrameFilter, type RoomFilter } from '../count/region.js';
 import { createDetector } from '../detect/index.js';
-import { fitFrame, readImageFrame } from '../image.js';
-import type { Detection } from '../detect/detector.js';
+import { detectInPicture } from '../detect/picture.js';
+import { readImageFrame } from '../image.js';
 import { createLogger } from '../log.js';
-import { checkModelPath, detectorConfigFrom, type DetectorOverrides } from './detector-options.js';
+import { roomDetectOptions } from '../room.js';
+import {
+  configuredThreshold,
+  detectorConfigFrom,
+  showingWeakDetections,
+  type DetectorOverrides,
+} from './detector-options.js';
 
 export interface CountOptions extends DetectorOverrides {
   config: Config | undefined;
@@ -12,41 +21,60 @@ export interface CountOptions extends DetectorOverrides {
   json: boolean;
   /** Detect on the full-size image instead of scaling it to the detector's input box as the camera does. */
   fullResolution?: boolean;
+  /** Also write each image, annotated with the region and every detection, into this folder (created). */
+  annotateDir?: string;
   out?: NodeJS.WritableStream;
+  /** Where the annotated pictures went (stderr by default). */
+  err?: NodeJS.WritableStream;
 }
 
 /** `roomcount count IMAGE...`: people per image with the configured detector (and a room's region). */
 export async function countImages(files: string[], opts: CountOptions): Promise<void> {
   const out = opts.out ?? process.stdout;
+  const err = opts.err ?? process.stderr;
   const detectorConfig = detectorConfigFrom(opts.config, opts);
-  checkModelPath(detectorConfig);
-  let filter = wholeFrameFilter(detectorConfig.minScore);
-  if (opts.roomId !== undefined) {
-    const room = opts.config?.rooms.find((r) => r.id === opts.roomId);
-    if (!room) throw new Error(`--room ${opts.roomId}: no such room in the configuration`);
-    filter = roomFilterFrom(room, detectorConfig.minScore);
+  const room = opts.roomId === undefined ? undefined : opts.config?.rooms.find((r) => r.id === opts.roomId);
+  if (opts.roomId !== undefined && !room) {
+    throw new Error(`--room ${opts.roomId}: no such room in the configuration`);
   }
+  const annotated = opts.annotateDir === undefined ? undefined : annotationPaths(files, opts.annotateDir);
   const detector = await createDetector(
-    detectorConfig,
+    // Pictures show the boxes below minScore too; the filter still counts only those at or above it.
+    annotated ? showingWeakDetections(detectorConfig) : detectorConfig,
     createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }),
   );
+  const minScore = configuredThreshold(detectorConfig, detector);
+  const filter = room ? roomFilterFrom(room, minScore) : wholeFrameFilter(minScore);
+  const detectOptions = room && roomDetectOptions(room);
   try {
-    for (const file of files) {
+    if (opts.annotateDir !== undefined) mkdirSync(opts.annotateDir, { recursive: true });
+    for (const [i, file] of files.entries()) {
       const image = await readImageFrame(file);
-      // Like `roomcount run`: the detector sees the picture scaled to its input box; boxes are reported in
-      // the image's own pixels.
-      const frame = opts.fullResolution ? image : await fitFrame(image, detector.inputSize);
-      const people = peopleInRoom(await detector.detect(frame), filter, frame).map((d) =>
-        scaleBox(d, image.width / frame.width, image.height / frame.height),
-      );
+      // Like `roomcount run`: the detector sees the picture scaled to its input box; boxes are in the image's
+      // own pixels.
+      const detections = await detectInPicture(detector, image, {
+        fullResolution: opts.fullResolution,
+        detect: detectOptions,
+      });
+      const explained = explainDetections(detections, filter, image);
+      const people = explained.filter((e) => e.counted).map((e) => e.detection);
       if (opts.json) {
-        const detections = people.map((d) => ({
+        const boxes = people.map((d) => ({
           score: round(d.score, 3),
           box: d.box.map((v) => round(v, 1)),
         }));
-        out.write(JSON.stringify({ file, count: people.length, detections }) + '\n');
+        out.write(JSON.stringify({ file, count: people.length, detections: boxes }) + '\n');
       } else {
         out.write(`${file}\t${people.length}\n`);
+      }
+      const path = annotated?.[i];
+      if (path !== undefined) {
+        const title = pictureTitle(basename(file), detector.model, filter, opts.roomId);
+        const picture = await annotateFrame(image, explained, filter, { title });
+        writeFileSync(path, picture.jpeg);
+        err.write(
+          `${file}: annotated picture written to ${path} (${picture.counted} counted, ${picture.ignored} ignored)\n`,
+        );
       }
     }
   } finally {
@@ -54,10 +82,34 @@ export async function countImages(files: string[], opts: CountOptions): Promise<
   }
 }
 
-function scaleBox(d: Detection, sx: number, sy: number): Detection {
-  if (sx === 1 && sy === 1) return d;
-  const [x1, y1, x2, y2] = d.box;
-  return { score: d.score, box: [x1 * sx, y1 * sy, x2 * sx, y2 * sy] };
+/**
+ * DIR/<name>.jpg for each image (name without its extension; -2, -3... when two images share a name). Refuses
+ * a folder where that would overwrite one of the images.
+ */
+export function annotationPaths(files: readonly string[], dir: string): string[] {
+  const inputs = new Set(files.map((f) => resolve(f)));
+  const used = new Set<string>();
+  return files.map((file) => {
+    const name = basename(file, extname(file));
+    let path = join(dir, `${name}.jpg`);
+    for (let n = 2; used.has(resolve(path)); n++) path = join(dir, `${name}-${n}.jpg`);
+    if (inputs.has(resolve(path))) {
+      throw new Error(
+        `--annotate ${dir}: the picture for ${file} would overwrite ${path}; choose another folder`,
+      );
+    }
+    used.add(resolve(path));
+    return path;
+  });
+}
+
+/** The banner's second line: what was looked at and with which threshold. */
+export function pictureTitle(what: string, model: string, filter: RoomFilter, roomId?: string): string {
+  return [
+    what,
+    roomId !== undefined ? `room ${roomId}` : 'whole picture',
+    `${model} minScore ${filter.minScore}`,
+  ].join(' · ');
 }
 
 function round(value: number, digits: number): number {

@@ -1,16 +1,20 @@
 import type { Config } from '../config/schema.js';
 import { peopleInRoom, roomFilterFrom, wholeFrameFilter, type RoomFilter } from '../count/region.js';
-import type { Detection } from '../detect/detector.js';
 import { createDetector } from '../detect/index.js';
+import { describeGeometry } from '../detect/describe.js';
+import type { Detection, DetectOptions, Detector } from '../detect/detector.js';
 import { readDataset, type Dataset } from '../eval/dataset.js';
 import { countMetrics, timingStats, type CountMetrics } from '../eval/metrics.js';
 import { Progress, type ProgressStream } from '../eval/progress.js';
-import { fitFrame, readImageFrame } from '../image.js';
+import { limitFrame, readImageFrame } from '../image.js';
 import { createLogger } from '../log.js';
-import { checkModelPath, detectorConfigFrom, type DetectorOverrides } from './detector-options.js';
+import { roomDetectOptions } from '../room.js';
+import { configuredThreshold, detectorConfigFrom, type DetectorOverrides } from './detector-options.js';
 
 /** Thresholds `--sweep` scores at (the detector runs once, at the lowest). */
-export const SWEEP_SCORES = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6] as const;
+export const SWEEP_SCORES = [
+  0.2, 0.225, 0.25, 0.275, 0.3, 0.325, 0.35, 0.375, 0.4, 0.425, 0.45, 0.475, 0.5, 0.55, 0.6,
+] as const;
 
 export interface EvalOptions extends DetectorOverrides {
   dataset: string;
@@ -56,12 +60,9 @@ export async function evalDataset(opts: EvalOptions): Promise<EvalResult> {
   const dataset = await readDataset(opts.dataset);
   if (dataset.items.length === 0) throw new Error(`dataset ${dataset.dir} has no images to score`);
   const detectorConfig = detectorConfigFrom(opts.config, opts);
-  checkModelPath(detectorConfig);
-  let filter: RoomFilter = wholeFrameFilter(detectorConfig.minScore);
-  if (opts.roomId !== undefined) {
-    const room = opts.config?.rooms.find((r) => r.id === opts.roomId);
-    if (!room) throw new Error(`--room ${opts.roomId}: no such room in the configuration`);
-    filter = roomFilterFrom(room, detectorConfig.minScore);
+  const room = opts.roomId === undefined ? undefined : opts.config?.rooms.find((r) => r.id === opts.roomId);
+  if (opts.roomId !== undefined && !room) {
+    throw new Error(`--room ${opts.roomId}: no such room in the configuration`);
   }
   if (opts.sweep && detectorConfig.model === 'coco-ssd') {
     // coco-ssd uses minScore as its NMS IoU threshold too, so one run cannot stand for several thresholds.
@@ -69,21 +70,27 @@ export async function evalDataset(opts: EvalOptions): Promise<EvalResult> {
       '--sweep does not work with coco-ssd (its NMS depends on minScore); run eval once per --min-score',
     );
   }
-  const scores = opts.sweep ? [...new Set([...SWEEP_SCORES, filter.minScore])].sort((a, b) => a - b) : [];
-  const runScore = Math.min(filter.minScore, ...scores);
+  const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+  // With --sweep the detector runs once at the lowest threshold and every threshold is scored from that run.
+  const lowest = Math.min(SWEEP_SCORES[0], detectorConfig.minScore ?? 1);
   const detector = await createDetector(
-    { ...detectorConfig, minScore: runScore },
-    createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }),
+    opts.sweep ? { ...detectorConfig, minScore: lowest } : detectorConfig,
+    log,
   );
+  // The threshold scored: the flag's or config's, else the chosen model's own.
+  const minScore = configuredThreshold(detectorConfig, detector);
+  const filter: RoomFilter = room ? roomFilterFrom(room, minScore) : wholeFrameFilter(minScore);
+  const scores = opts.sweep ? [...new Set([...SWEEP_SCORES, filter.minScore])].sort((a, b) => a - b) : [];
+  const detectOptions = room && roomDetectOptions(room);
   const progress = new Progress('eval', dataset.items.length, opts.err ?? process.stderr);
   const images: EvalImageResult[] = [];
   const raw: { detections: Detection[]; frame: { width: number; height: number } }[] = [];
   try {
     for (const item of dataset.items) {
       const image = await readImageFrame(item.path);
-      const frame = opts.fullResolution ? image : await fitFrame(image, detector.inputSize);
+      const frame = opts.fullResolution ? image : await limitFrame(image, detector.frameLimit(detectOptions));
       const started = performance.now();
-      const detections = await detector.detect(frame);
+      const detections = await detector.detect(frame, detectOptions);
       const ms = performance.now() - started;
       const size = { width: frame.width, height: frame.height };
       raw.push({ detections, frame: size });
@@ -116,9 +123,7 @@ export async function evalDataset(opts: EvalOptions): Promise<EvalResult> {
       model: detector.model,
       backend: detector.backend,
       minScore: filter.minScore,
-      input: opts.fullResolution
-        ? 'full-size images'
-        : `images scaled to fit ${detector.inputSize.width}x${detector.inputSize.height} as the camera pipeline does`,
+      input: `${describeGeometry(detector, detectOptions?.tiles)}; ${framesText(detector, detectOptions, opts.fullResolution)}`,
     },
     metrics,
     images,
@@ -127,6 +132,12 @@ export async function evalDataset(opts: EvalOptions): Promise<EvalResult> {
   };
   out.write(formatEval(result, opts.verbose ?? false));
   return result;
+}
+
+function framesText(detector: Detector, opts: DetectOptions | undefined, fullResolution?: boolean): string {
+  if (fullResolution) return 'full-size images';
+  const limit = detector.frameLimit(opts);
+  return `images scaled to at most ${limit.shortSide} px (short side) and ${limit.longSide} px (long side) as the camera does`;
 }
 
 export function formatEval(r: EvalResult, verbose: boolean): string {

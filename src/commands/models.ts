@@ -1,11 +1,18 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CocoSsdBase } from '../config/schema.js';
 import { COCO_SSD_BASES } from '../config/schema.js';
 import { cocoSsdModelUrl, COCO_SSD_DEFAULT_BASE } from '../detect/coco-ssd.js';
 import { formatSha256Sums, parseSha256Sums, sha256Hex, SHA256SUMS } from '../detect/model-file.js';
 import { redactUrl } from '../redact.js';
+import {
+  autoCandidates,
+  defaultModelsDir,
+  MODEL_DESCRIPTORS,
+  modelDescriptor,
+  type ModelDescriptor,
+} from '../detect/models.js';
 
 export interface FetchCocoSsdOptions {
   base?: string;
@@ -171,7 +178,98 @@ function groupBytes(weights: Record<string, unknown>[]): number | undefined {
   return total;
 }
 
-async function download(url: string, timeoutMs: number): Promise<Uint8Array> {
+export interface FetchModelOptions {
+  /** Folder to install into; default the models folder (`auto` and detector.model look there). */
+  dir?: string;
+  /** Download from this URL (a mirror) instead of the pinned one; the pinned sha256 still applies. */
+  url?: string;
+  out?: NodeJS.WritableStream;
+  /** Progress lines. */
+  err?: NodeJS.WritableStream;
+  timeoutMs?: number;
+}
+
+/**
+ * `roomcount models fetch MODEL` for an ONNX model: downloads its pinned URL (or a mirror), checks the size and
+ * the pinned sha256, and only then moves the file into the models folder (atomically: a failed or wrong download
+ * leaves nothing behind, and an installed file is never replaced by a bad one). A file already installed with the
+ * right hash is kept. Returns the installed path.
+ */
+export async function fetchModel(name: string, opts: FetchModelOptions = {}): Promise<string> {
+  const out = opts.out ?? process.stdout;
+  const err = opts.err ?? process.stderr;
+  const d = modelDescriptor(name);
+  if (!d.weights) {
+    throw new Error(
+      d.bundled
+        ? `${d.name} ships with roomcount (inside an npm package); nothing to fetch`
+        : `${d.name} has no pinned download; see README "Models and accuracy"`,
+    );
+  }
+  const w = d.weights;
+  const dir = path.resolve(opts.dir ?? defaultModelsDir());
+  const target = path.join(dir, w.file);
+  if (existsSync(target) && sha256Hex(await readFile(target)) === w.sha256) {
+    out.write(`${d.name}: already installed and verified: ${target}\n`);
+    return target;
+  }
+  const url = opts.url ?? w.url;
+  err.write(`${d.name}: downloading ${redactUrl(url)} (${formatBytes(w.bytes)})\n`);
+  const data = await download(url, opts.timeoutMs ?? 300_000, (got) =>
+    err.write(`\r  ${formatBytes(got)} of ${formatBytes(w.bytes)} (${Math.floor((100 * got) / w.bytes)} %)`),
+  );
+  err.write('\n');
+  const actual = sha256Hex(data);
+  if (data.byteLength !== w.bytes || actual !== w.sha256) {
+    throw new Error(
+      `${d.name}: the download from ${redactUrl(url)} is not the pinned file (got ${data.byteLength} bytes, ` +
+        `sha256 ${actual}; expected ${w.bytes} bytes, sha256 ${w.sha256}); nothing was installed` +
+        (existsSync(target) ? ` and ${target} was left as it was` : ''),
+    );
+  }
+  await mkdir(dir, { recursive: true });
+  const tmp = path.join(dir, `.${w.file}.${process.pid}.part`);
+  try {
+    await writeFile(tmp, data);
+    await chmod(tmp, 0o644);
+    await rename(tmp, target);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+  out.write(
+    `${d.name}: installed ${target} (sha256 ${w.sha256} verified)\n` +
+      (opts.dir && path.resolve(opts.dir) !== defaultModelsDir()
+        ? `not the default models folder: set detector.model: ${d.name} and detector.modelPath: ${target}\n`
+        : `detector.model auto now uses ${autoCandidates(dir)[0]!.name}; restart roomcount to apply\n`),
+  );
+  return target;
+}
+
+/** `roomcount models list`: every model, whether it is installed, and what `auto` picks. */
+export function listModels(out: NodeJS.WritableStream = process.stdout, dir = defaultModelsDir()): void {
+  const auto = autoCandidates(dir)[0]!.name;
+  const rows = (MODEL_DESCRIPTORS as readonly ModelDescriptor[]).map((d) => {
+    const state = d.bundled
+      ? 'bundled'
+      : d.weights
+        ? existsSync(path.join(dir, d.weights.file))
+          ? 'installed'
+          : `not installed (roomcount models fetch ${d.name})`
+        : 'weights fetched into a folder of your choice (models fetch coco-ssd --dir DIR)';
+    return `${d.name === auto ? '*' : ' '} ${d.name.padEnd(13)} ${state}\n    ${d.title}`;
+  });
+  out.write(`models folder: ${dir}\n${rows.join('\n')}\n* = what detector.model auto uses now\n`);
+}
+
+function formatBytes(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.round(n / 1e3)} kB`;
+}
+
+async function download(
+  url: string,
+  timeoutMs: number,
+  progress?: (bytes: number) => void,
+): Promise<Uint8Array> {
   let res: Response;
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
@@ -181,5 +279,25 @@ async function download(url: string, timeoutMs: number): Promise<Uint8Array> {
     throw new Error(`GET ${redactUrl(url)} failed: ${why}`, { cause: err });
   }
   if (!res.ok) throw new Error(`GET ${redactUrl(url)}: HTTP ${res.status} ${res.statusText}`);
-  return new Uint8Array(await res.arrayBuffer());
+  if (!progress || !res.body) return new Uint8Array(await res.arrayBuffer());
+  const chunks: Uint8Array[] = [];
+  let got = 0;
+  let shown = -1;
+  try {
+    for await (const chunk of res.body) {
+      chunks.push(chunk);
+      got += chunk.byteLength;
+      const step = Math.floor(got / 500_000);
+      if (step !== shown) {
+        shown = step;
+        progress(got);
+      }
+    }
+  } catch (err) {
+    throw new Error(`GET ${redactUrl(url)} failed after ${got} bytes: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  progress(got);
+  return Buffer.concat(chunks);
 }

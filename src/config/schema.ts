@@ -1,11 +1,18 @@
 import { z } from 'zod';
+import { MAX_TILES_PER_SIDE } from '../detect/geometry.js';
+import { MODEL_DESCRIPTORS, MODEL_NAMES } from '../detect/models.js';
 
 /** Normalised point [x, y], both 0..1 (0,0 = top-left of the picture). */
 const point = z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]);
 const polygon = z.array(point).min(3, 'a polygon needs at least 3 points');
 
 export const LOCATION_TYPES = ['level', 'location', 'place', 'space', 'zone'] as const;
-export const MODELS = ['centernet', 'coco-ssd', 'yolox-nano'] as const;
+/** `auto` (the most accurate installed model) and every model of src/detect/models.ts. */
+export const MODELS = ['auto', ...MODEL_NAMES] as const;
+/** Models whose weights are one ONNX file with a pinned sha256 (detector.sha256 may replace it). */
+const ONNX_MODELS: readonly string[] = MODEL_DESCRIPTORS.filter((d) => d.runtime === 'onnxruntime').map(
+  (d) => d.name,
+);
 /** coco-ssd base networks (fastest first). */
 export const COCO_SSD_BASES = ['lite_mobilenet_v2', 'mobilenet_v1', 'mobilenet_v2'] as const;
 export const ANCHORS = ['bottom-center', 'center'] as const;
@@ -32,6 +39,17 @@ const region = z.strictObject({
   anchor: z.enum(ANCHORS).default('bottom-center'),
 });
 
+/** Overlapping tiles: `auto` (from the frame's aspect ratio), `off` (one pass), or a grid. */
+const tiles = z.union([
+  z.enum(['auto', 'off']),
+  z.strictObject({
+    columns: z.number().int().min(1).max(MAX_TILES_PER_SIDE),
+    rows: z.number().int().min(1).max(MAX_TILES_PER_SIDE).default(1),
+    /** Share of a tile's width (height) shared with its neighbour. */
+    overlap: z.number().min(0).max(0.5).default(0.25),
+  }),
+]);
+
 /** A box size as a fraction of the frame area. */
 const areaFraction = z.number().min(0).max(1);
 
@@ -56,6 +74,13 @@ export const roomSettingsShape = {
   minBoxArea: areaFraction.optional(),
   /** Ignore person boxes larger than this fraction of the frame area (e.g. someone right in front of the lens). */
   maxBoxArea: areaFraction.optional(),
+  /** Tiles for this room's frames instead of the detector's (e.g. a wide panorama among 4:3 rooms). */
+  tiles: tiles.optional(),
+  /**
+   * A person-shaped box that stays put this long (a poster, a screen, a reflection) is suggested in /status as a
+   * region.exclude polygon (never applied); 0 = off.
+   */
+  stationaryMinutes: z.number().min(0).default(60),
   camera: camera,
   region: region.default({ exclude: [], anchor: 'bottom-center' }),
 } as const;
@@ -93,10 +118,10 @@ export const configSchema = z
       .optional(),
     detector: z
       .strictObject({
-        model: z.enum(MODELS).default('centernet'),
+        model: z.enum(MODELS).default('auto'),
         modelPath: z.string().min(1).optional(),
         modelUrl: z.url().optional(),
-        /** yolox-nano: expected sha256 (hex) of the modelPath file; default: the official export's. */
+        /** ONNX models: expected sha256 (hex) of the modelPath file; default: the pinned official file's. */
         sha256: z
           .string()
           .regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex digits')
@@ -104,9 +129,19 @@ export const configSchema = z
           .optional(),
         /** coco-ssd: base network. */
         base: z.enum(COCO_SSD_BASES).optional(),
-        minScore: z.number().min(0).max(1).default(0.3),
+        /** Default: the model's own threshold (src/detect/models.ts). */
+        minScore: z.number().min(0).max(1).optional(),
+        /** Models with a dynamic input (rtmdet-nano): the short side to run at, a multiple of 32. */
+        inputSize: z
+          .number()
+          .int()
+          .min(128)
+          .max(1280)
+          .multipleOf(32, 'inputSize must be a multiple of 32')
+          .optional(),
+        tiles: tiles.optional(),
       })
-      .default({ model: 'centernet', minScore: 0.3 }),
+      .default({ model: 'auto' }),
     stateDir: z.string().min(1).default('./state'),
     http: z
       .strictObject({
@@ -162,11 +197,26 @@ export const configSchema = z
         message: `detector.base applies to coco-ssd only (model is "${d.model}")`,
       });
     }
-    if (d.model !== 'yolox-nano' && d.sha256 !== undefined) {
+    if (!ONNX_MODELS.includes(d.model) && d.sha256 !== undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['detector', 'sha256'],
-        message: `detector.sha256 applies to yolox-nano only (model is "${d.model}")`,
+        message: `detector.sha256 applies to ${ONNX_MODELS.join(', ')} only (model is "${d.model}")`,
+      });
+    }
+    if (d.modelPath !== undefined && d.model === 'auto') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['detector', 'modelPath'],
+        message: "detector.modelPath names one model's file: set detector.model to that model (not auto)",
+      });
+    }
+    const dynamic = MODEL_DESCRIPTORS.filter((m) => 'size' in m).map((m) => m.name as string);
+    if (d.inputSize !== undefined && d.model !== 'auto' && !dynamic.includes(d.model)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['detector', 'inputSize'],
+        message: `detector.inputSize applies to models with a dynamic input (${dynamic.join(', ')}); ${d.model} has a fixed one`,
       });
     }
     if (d.model === 'coco-ssd' && d.modelPath !== undefined && d.modelUrl !== undefined) {

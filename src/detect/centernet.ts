@@ -6,7 +6,8 @@ import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { assertFrame, type Frame } from '../camera/frame.js';
 import type { Logger } from '../log.js';
 import { initTfBackend } from './backend.js';
-import type { Detection, Detector } from './detector.js';
+import type { Detection, PersonModel } from './detector.js';
+import type { ModelInput } from './geometry.js';
 import { fileModelHandler } from './file-io.js';
 import { nms } from './nms.js';
 
@@ -52,7 +53,7 @@ export function defaultCenterNetModelPath(): string {
  * thumbnail went from 1 to 5 found) and found the woman in an 89x157 crop that stretching missed, but found
  * one person fewer in a 3-person and in a 5-person crop. See `letterbox()`.
  */
-export async function createCenterNetDetector(opts: CenterNetOptions): Promise<Detector> {
+export async function loadCenterNet(opts: CenterNetOptions): Promise<PersonModel> {
   const { minScore, log } = opts;
   if (!(minScore >= 0 && minScore <= 1)) throw new Error(`minScore must be within 0..1, got ${minScore}`);
   const backend = await initTfBackend(log);
@@ -87,12 +88,12 @@ export async function createCenterNetDetector(opts: CenterNetOptions): Promise<D
     },
     'person detector loaded',
   );
-  return new CenterNetDetector(model, backend, inputSize, minScore);
+  return new CenterNetModel(model, backend, inputSize, minScore);
 }
 
-class CenterNetDetector implements Detector {
+class CenterNetModel implements PersonModel {
   readonly model = 'centernet';
-  readonly inputSize: { width: number; height: number };
+  readonly input: ModelInput;
   #graph: GraphModel | undefined;
 
   constructor(
@@ -102,7 +103,7 @@ class CenterNetDetector implements Detector {
     private readonly minScore: number,
   ) {
     this.#graph = graph;
-    this.inputSize = { width: size, height: size };
+    this.input = { kind: 'fixed', size };
   }
 
   async detect(frame: Frame): Promise<Detection[]> {

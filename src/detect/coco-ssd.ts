@@ -7,7 +7,8 @@ import type { CocoSsdBase } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../redact.js';
 import { initTfBackend } from './backend.js';
-import type { Detection, Detector } from './detector.js';
+import type { Detection, PersonModel } from './detector.js';
+import type { ModelInput } from './geometry.js';
 import { loadModelArtifacts } from './file-io.js';
 import { fsReason, verifySha256SumsIn } from './model-file.js';
 
@@ -52,7 +53,7 @@ export interface CocoSsdOptions {
  * tf.image.nonMaxSuppression as both the score threshold and the IoU threshold, so at minScore 0.3 two boxes
  * overlapping by IoU > 0.3 merge: people sitting close together can be counted as one.
  */
-export async function createCocoSsdDetector(opts: CocoSsdOptions): Promise<Detector> {
+export async function loadCocoSsd(opts: CocoSsdOptions): Promise<PersonModel> {
   const { minScore, log } = opts;
   if (!(minScore >= 0 && minScore <= 1)) throw new Error(`minScore must be within 0..1, got ${minScore}`);
   const base = opts.base ?? COCO_SSD_DEFAULT_BASE;
@@ -86,7 +87,7 @@ export async function createCocoSsdDetector(opts: CocoSsdOptions): Promise<Detec
   } catch (err) {
     throw new Error(`${source} is not a usable coco-ssd model: ${(err as Error).message}`, { cause: err });
   }
-  const detector = new CocoSsdDetector(model, backend, minScore);
+  const detector = new CocoSsdModel(model, backend, minScore);
   try {
     // coco-ssd's load() ran the graph once; this proves its postprocessing accepts the outputs too.
     await detector.detect({ width: 8, height: 8, data: new Uint8Array(8 * 8 * 3), capturedAt: 0 });
@@ -122,9 +123,9 @@ async function modelJsonIn(p: string): Promise<string> {
   return isDir ? path.join(p, 'model.json') : p;
 }
 
-class CocoSsdDetector implements Detector {
+class CocoSsdModel implements PersonModel {
   readonly model = 'coco-ssd';
-  readonly inputSize = { width: COCO_SSD_INPUT_SIZE, height: COCO_SSD_INPUT_SIZE };
+  readonly input: ModelInput = { kind: 'fixed', size: COCO_SSD_INPUT_SIZE };
   #model: cocoSsd.ObjectDetection | undefined;
 
   constructor(

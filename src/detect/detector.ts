@@ -1,4 +1,5 @@
 import type { Frame } from '../camera/frame.js';
+import type { FrameLimit, ModelInput, TileGrid } from './geometry.js';
 
 /** A person found in a frame. `box` is [x1, y1, x2, y2] in frame pixels. */
 export interface Detection {
@@ -6,15 +7,46 @@ export interface Detection {
   box: [number, number, number, number];
 }
 
-/** Anything that turns a frame into person detections (one plugin file per model). */
+/**
+ * How a detector covers a frame: `off` one pass over the whole frame (a fixed square model letterboxes it, a
+ * dynamic one runs at the frame's aspect ratio), `auto` overlapping tiles chosen from the frame's aspect ratio,
+ * or an explicit grid.
+ */
+export type TileSetting = 'off' | 'auto' | TileGrid;
+
+/** Per-call choices (a room may set its own tiles). */
+export interface DetectOptions {
+  tiles?: TileSetting;
+}
+
+/** Anything that turns a frame into person detections: a model, tiled as the room asks. */
 export interface Detector {
-  /** Model name as configured, e.g. "centernet". */
+  /** Model name, e.g. "rtmdet-nano". */
   readonly model: string;
   /** Compute backend actually used, e.g. "wasm", "tensorflow", "onnxruntime-cpu". */
   readonly backend: string;
-  /** Preferred input size; frame sources may scale to it to save decode and copy work. */
-  readonly inputSize: { width: number; height: number };
-  /** Person detections with score >= minScore, after NMS. */
+  /** The model's input: fixed square size, or dynamic with the short side it runs at. */
+  readonly input: ModelInput;
+  /** Tiles used when a call does not say. */
+  readonly tiles: TileSetting;
+  /** Detections below this score are not returned. */
+  readonly minScore: number;
+  /** The largest frame worth decoding for these options (cameras scale to it; never larger than needed). */
+  frameLimit(opts?: DetectOptions): FrameLimit;
+  /** Person detections with score >= minScore, merged across tiles, in the pixels of `frame`. */
+  detect(frame: Frame, opts?: DetectOptions): Promise<Detection[]>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * One person model (one plugin file per model): runs on a whole frame it is given — a camera frame or a tile
+ * cut from one — sizing it to its input as the model's recipe says, and returns boxes in that frame's pixels
+ * with score >= the minScore it was loaded with, after its own NMS.
+ */
+export interface PersonModel {
+  readonly model: string;
+  readonly backend: string;
+  readonly input: ModelInput;
   detect(frame: Frame): Promise<Detection[]>;
   dispose(): Promise<void>;
 }

@@ -1,59 +1,85 @@
+import { existsSync } from 'node:fs';
 import type { DetectorConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../redact.js';
-import type { Detector } from './detector.js';
+import type { Detector, TileSetting } from './detector.js';
+import {
+  autoCandidates,
+  defaultModelsDir,
+  installedPath,
+  modelDescriptor,
+  type ModelDescriptor,
+} from './models.js';
+import { TilingDetector } from './tiling.js';
 
 export type { Detection, Detector } from './detector.js';
 
+/** The detector settings createDetector reads (a parsed `detector:` block, or the same from flags). */
+export type DetectorChoice = Pick<DetectorConfig, 'model'> &
+  Partial<Omit<DetectorConfig, 'model'>> & { modelsDir?: string };
+
 /**
- * Builds the configured person detector (loads the model and, for tfjs models, the tfjs backend). Each model's
- * module is imported only when chosen: tfjs and onnxruntime each cost tens of MiB of memory.
+ * Builds the configured person detector: picks the model (`auto`: the most accurate one installed, see
+ * models.ts), finds its weights (detector.modelPath, else the models folder), loads it with its threshold
+ * (detector.minScore, else the model's own) and wraps it in the tiling the config asks for (else the model's
+ * default). `auto` logs its choice once; a candidate that fails to load gives way to the next, with an error logged.
  */
-export async function createDetector(cfg: DetectorConfig, log?: Logger): Promise<Detector> {
-  switch (cfg.model) {
-    case 'centernet': {
-      warnUnusedUrl(cfg, log);
-      const { createCenterNetDetector } = await import('./centernet.js');
-      return createCenterNetDetector({ minScore: cfg.minScore, modelJsonPath: cfg.modelPath, log });
-    }
-    case 'coco-ssd': {
-      const { createCocoSsdDetector } = await import('./coco-ssd.js');
-      return createCocoSsdDetector({
-        minScore: cfg.minScore,
-        base: cfg.base,
-        modelPath: cfg.modelPath,
-        modelUrl: cfg.modelUrl,
-        log,
-      });
-    }
-    case 'yolox-nano': {
-      warnUnusedUrl(cfg, log);
-      if (!cfg.modelPath) {
-        throw new Error(
-          'detector.model yolox-nano needs detector.modelPath: the path of your copy of yolox_nano.onnx ' +
-            '(roomcount does not ship it; see README "Models and accuracy")',
-        );
-      }
-      const { createYoloxDetector } = await import('./yolox.js');
-      return createYoloxDetector({
-        minScore: cfg.minScore,
-        modelPath: cfg.modelPath,
-        sha256: cfg.sha256,
-        log,
-      });
-    }
-    default: {
-      const unknown: never = cfg.model;
-      throw new Error(`unknown detector model "${String(unknown)}"`);
+export async function createDetector(cfg: DetectorChoice, log?: Logger): Promise<Detector> {
+  if (cfg.model !== 'auto') return load(modelDescriptor(cfg.model), cfg, log);
+  const modelsDir = cfg.modelsDir ?? defaultModelsDir();
+  const candidates = autoCandidates(modelsDir);
+  for (const [i, d] of candidates.entries()) {
+    try {
+      const detector = await load(d, { ...cfg, modelPath: undefined, sha256: undefined }, log);
+      log?.info(
+        {
+          model: d.name,
+          modelsDir,
+          skipped: candidates.slice(0, i).map((c) => c.name),
+        },
+        `detector.model auto: using ${d.name}` +
+          (d.bundled ? ' (no better model installed; `roomcount models fetch rtmdet-nano` adds one)' : ''),
+      );
+      return detector;
+    } catch (err) {
+      if (i === candidates.length - 1) throw err;
+      log?.error(
+        { model: d.name, err: (err as Error).message },
+        `detector.model auto: ${d.name} is installed but does not load; trying the next model`,
+      );
     }
   }
+  throw new Error('detector.model auto: no model available'); // centernet is bundled: not reached
 }
 
-function warnUnusedUrl(cfg: DetectorConfig, log: Logger | undefined): void {
-  if (cfg.modelUrl) {
+async function load(d: ModelDescriptor, cfg: DetectorChoice, log: Logger | undefined): Promise<Detector> {
+  if (cfg.modelUrl && d.name !== 'coco-ssd') {
     log?.warn(
       { modelUrl: redactUrl(cfg.modelUrl) },
-      `detector.modelUrl is not used by the ${cfg.model} model; set detector.modelPath to a local file instead`,
+      `detector.modelUrl is not used by the ${d.name} model; set detector.modelPath to a local file instead`,
     );
   }
+  const minScore = cfg.minScore ?? d.minScore;
+  let modelPath = cfg.modelPath;
+  if (modelPath === undefined && d.weights) {
+    const dir = cfg.modelsDir ?? defaultModelsDir();
+    modelPath = installedPath(d, dir)!;
+    if (!existsSync(modelPath)) {
+      throw new Error(
+        `detector.model ${d.name}: ${d.weights.file} is not installed in ${dir}. ` +
+          `Run \`roomcount models fetch ${d.name}\`, or set detector.modelPath to your copy`,
+      );
+    }
+  }
+  const person = await d.load({
+    modelPath,
+    modelUrl: cfg.modelUrl,
+    sha256: cfg.sha256,
+    base: cfg.base,
+    minScore,
+    size: cfg.inputSize ?? d.size,
+    log,
+  });
+  const tiles: TileSetting = cfg.tiles ?? d.tiles;
+  return new TilingDetector(person, tiles, minScore);
 }

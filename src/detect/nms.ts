@@ -14,6 +14,17 @@ export function iou(a: Box, b: Box): number {
   return union > 0 ? inter / union : 0;
 }
 
+/** Intersection area of two boxes over the area of the smaller one; 0 when either has no area. */
+export function intersectionOverSmaller(a: Box, b: Box): number {
+  const areaA = Math.max(0, a[2] - a[0]) * Math.max(0, a[3] - a[1]);
+  const areaB = Math.max(0, b[2] - b[0]) * Math.max(0, b[3] - b[1]);
+  const iw = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
+  const ih = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
+  const smaller = Math.min(areaA, areaB);
+  if (iw <= 0 || ih <= 0 || smaller <= 0) return 0;
+  return (iw * ih) / smaller;
+}
+
 /**
  * Greedy non-maximum suppression: visits detections from highest to lowest score (ties keep input order)
  * and keeps one unless its IoU with an already kept detection exceeds `iouThreshold`. Returns the kept

@@ -1,5 +1,5 @@
 import type { Frame } from '../camera/frame.js';
-import type { Detection, Detector } from './detector.js';
+import type { Detection, DetectOptions, Detector } from './detector.js';
 
 type ResultHandler = (detections: Detection[], frame: Frame) => void;
 type ErrorHandler = (err: Error, frame: Frame) => void;
@@ -8,6 +8,7 @@ interface Slot {
   frame: Frame;
   onResult: ResultHandler;
   onError: ErrorHandler;
+  opts: DetectOptions | undefined;
 }
 
 /**
@@ -31,13 +32,19 @@ export class DetectionQueue {
     } = {},
   ) {}
 
-  submit(roomId: string, frame: Frame, onResult: ResultHandler, onError: ErrorHandler): void {
+  submit(
+    roomId: string,
+    frame: Frame,
+    onResult: ResultHandler,
+    onError: ErrorHandler,
+    opts?: DetectOptions,
+  ): void {
     if (!this.order.includes(roomId)) this.order.push(roomId);
     if (this.slots.has(roomId)) {
       this.dropped.set(roomId, (this.dropped.get(roomId) ?? 0) + 1);
       this.hooks.dropped?.(roomId);
     }
-    this.slots.set(roomId, { frame, onResult, onError });
+    this.slots.set(roomId, { frame, onResult, onError, opts });
     this.running ??= this.pump().finally(() => (this.running = undefined));
   }
 
@@ -59,7 +66,7 @@ export class DetectionQueue {
       this.slots.delete(roomId);
       try {
         const started = performance.now();
-        const detections = await this.detector.detect(slot.frame);
+        const detections = await this.detector.detect(slot.frame, slot.opts);
         this.analysed.set(roomId, (this.analysed.get(roomId) ?? 0) + 1);
         this.hooks.analysed?.(roomId, performance.now() - started);
         slot.onResult(detections, slot.frame);

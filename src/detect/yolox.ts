@@ -1,10 +1,10 @@
-import path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { assertFrame, type Frame } from '../camera/frame.js';
 import type { Logger } from '../log.js';
-import type { Detection, Detector } from './detector.js';
-import { readModelFile, verifySha256 } from './model-file.js';
+import type { Detection, PersonModel } from './detector.js';
+import type { ModelInput } from './geometry.js';
 import { nms } from './nms.js';
+import { clamp, oneLine, openOnnxModel, planarInput, runOnnx, type PlanarSpec } from './onnx.js';
 
 /**
  * sha256 of yolox_nano.onnx: the official Megvii YOLOX-Nano COCO weights exported to ONNX (opset 11) by
@@ -22,8 +22,6 @@ const INPUT_NAME = 'images';
 const OUTPUT_NAME = 'output';
 /** cx, cy, w, h, objectness, then one score per class; class 0 is person. */
 const BOX_FIELDS = 5;
-/** onnxruntime intra-op threads; default 1 so several cameras' ffmpeg decoders keep the other cores. */
-export const ORT_THREADS_ENV = 'ROOMCOUNT_ORT_THREADS';
 
 export interface YoloxOptions {
   /** Local yolox_nano.onnx. */
@@ -38,39 +36,25 @@ export interface YoloxOptions {
 }
 
 /**
- * Loads YOLOX-Nano (ONNX) on onnxruntime-node's CPU execution provider and returns a person detector.
- * The file must have the expected sha256 (`detector.sha256` overrides it for one's own export); it is read
- * once, verified, and the verified bytes are what onnxruntime loads.
+ * Loads YOLOX-Nano (ONNX) on onnxruntime-node's CPU execution provider. The file must have the expected sha256
+ * (`detector.sha256` overrides it for one's own export); it is read once, verified, and the verified bytes are
+ * what onnxruntime loads.
  */
-export async function createYoloxDetector(opts: YoloxOptions): Promise<Detector> {
+export async function loadYolox(opts: YoloxOptions): Promise<PersonModel> {
   const { minScore, log } = opts;
   if (!(minScore >= 0 && minScore <= 1)) throw new Error(`minScore must be within 0..1, got ${minScore}`);
-  const file = path.resolve(opts.modelPath);
-  const threads = opts.threads ?? threadsFromEnv();
   const started = performance.now();
-  const bytes = await readModelFile(file);
   const expected = opts.sha256 ?? YOLOX_NANO_SHA256;
-  verifySha256(
-    file,
-    bytes,
-    expected,
-    expected === YOLOX_NANO_SHA256
-      ? 'yolox-nano expects the official YOLOX-Nano ONNX export (see README "Models and accuracy"); ' +
+  const { session, file, threads } = await openOnnxModel({
+    file: opts.modelPath,
+    sha256: expected,
+    threads: opts.threads,
+    hint:
+      expected === YOLOX_NANO_SHA256
+        ? 'yolox-nano expects the official YOLOX-Nano ONNX export (`roomcount models fetch yolox-nano` gets it); ' +
           'for an export of your own, set detector.sha256 to its sha256'
-      : 'the expected value is detector.sha256',
-  );
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(bytes, {
-      executionProviders: ['cpu'],
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
-  } catch (err) {
-    throw new Error(`model file ${file} is not a usable ONNX model: ${oneLine(err)}`, { cause: err });
-  }
+        : 'the expected value is detector.sha256',
+  });
   let inputSize: number;
   try {
     inputSize = checkSession(session);
@@ -106,13 +90,13 @@ export async function createYoloxDetector(opts: YoloxOptions): Promise<Detector>
     },
     'person detector loaded',
   );
-  return new YoloxDetector(session, inputSize, minScore);
+  return new YoloxModel(session, inputSize, minScore);
 }
 
-class YoloxDetector implements Detector {
+class YoloxModel implements PersonModel {
   readonly model = 'yolox-nano';
   readonly backend = 'onnxruntime-cpu';
-  readonly inputSize: { width: number; height: number };
+  readonly input: ModelInput;
   #session: ort.InferenceSession | undefined;
   #input: Float32Array | undefined;
 
@@ -122,7 +106,7 @@ class YoloxDetector implements Detector {
     private readonly minScore: number,
   ) {
     this.#session = session;
-    this.inputSize = { width: size, height: size };
+    this.input = { kind: 'fixed', size };
   }
 
   async detect(frame: Frame): Promise<Detection[]> {
@@ -158,10 +142,10 @@ class YoloxDetector implements Detector {
 }
 
 async function run(session: ort.InferenceSession, data: Float32Array, size: number): Promise<ort.Tensor> {
-  const input = new ort.Tensor('float32', data, [1, 3, size, size]);
-  const result = await session.run({ [INPUT_NAME]: input });
-  const out = result[OUTPUT_NAME];
-  if (!out || out.type !== 'float32') throw new Error(`no float32 output named "${OUTPUT_NAME}"`);
+  const out = (await runOnnx(session, INPUT_NAME, data, { width: size, height: size }, [OUTPUT_NAME]))[
+    OUTPUT_NAME
+  ]!;
+  if (out.type !== 'float32') throw new Error(`no float32 output named "${OUTPUT_NAME}"`);
   return out;
 }
 
@@ -204,75 +188,26 @@ export interface YoloxInput {
   height: number;
 }
 
-/**
- * YOLOX's reference preprocessing (yolox/data/data_augment.py `preproc`): scale by r = min(S/h, S/w) to
- * floor(w*r) x floor(h*r) with bilinear interpolation as cv2.resize(INTER_LINEAR) does it (half-pixel
- * centres, edge clamped, no antialiasing), paste at the top-left of an S x S canvas filled with 114, and
- * lay it out as planar BGR floats 0..255 (no normalisation).
- */
-export function preprocessYolox(frame: Frame, size: number, into?: Float32Array): YoloxInput {
-  const { width: W, height: H, data: src } = frame;
-  const scale = Math.min(size / H, size / W);
-  const w = Math.max(1, Math.min(size, Math.floor(W * scale)));
-  const h = Math.max(1, Math.min(size, Math.floor(H * scale)));
-  const plane = size * size;
-  const out = (into?.length === 3 * plane ? into : new Float32Array(3 * plane)).fill(YOLOX_PAD_VALUE);
-  if (w === W && h === H) {
-    // The camera already scaled the frame to fit the input (the usual case): a copy, no interpolation.
-    for (let y = 0, i = 0; y < h; y++) {
-      for (let o = y * size, end = o + w; o < end; o++, i += 3) {
-        out[2 * plane + o] = src[i]!;
-        out[plane + o] = src[i + 1]!;
-        out[o] = src[i + 2]!;
-      }
-    }
-    return { data: out, scale, width: w, height: h };
-  }
-  // cv2 maps destination pixel centres with the ratio of the sizes (not r), so the edges line up exactly.
-  const xs = axisTaps(W, w);
-  const ys = axisTaps(H, h);
-  for (let y = 0; y < h; y++) {
-    const row0 = ys.i0[y]! * W;
-    const row1 = ys.i1[y]! * W;
-    const fy = ys.f[y]!;
-    for (let x = 0; x < w; x++) {
-      const a = (row0 + xs.i0[x]!) * 3;
-      const b = (row0 + xs.i1[x]!) * 3;
-      const c = (row1 + xs.i0[x]!) * 3;
-      const d = (row1 + xs.i1[x]!) * 3;
-      const fx = xs.f[x]!;
-      const o = y * size + x;
-      for (let ch = 0; ch < 3; ch++) {
-        const top = src[a + ch]! + (src[b + ch]! - src[a + ch]!) * fx;
-        const bottom = src[c + ch]! + (src[d + ch]! - src[c + ch]!) * fx;
-        // RGB in, BGR out: channel ch goes to plane 2 - ch.
-        out[(2 - ch) * plane + o] = top + (bottom - top) * fy;
-      }
-    }
-  }
-  return { data: out, scale, width: w, height: h };
+/** YOLOX's input recipe: raw 0..255 BGR values, letterboxed at the top-left, padded with 114. */
+function yoloxSpec(size: number): PlanarSpec {
+  return {
+    width: size,
+    height: size,
+    fit: 'letterbox',
+    pad: YOLOX_PAD_VALUE,
+    mean: [0, 0, 0],
+    std: [1, 1, 1],
+  };
 }
 
-/** For each destination index along one axis: the two source indices and the weight of the second. */
-function axisTaps(srcLen: number, dstLen: number): { i0: Int32Array; i1: Int32Array; f: Float32Array } {
-  const i0 = new Int32Array(dstLen);
-  const i1 = new Int32Array(dstLen);
-  const f = new Float32Array(dstLen);
-  const ratio = srcLen / dstLen;
-  for (let i = 0; i < dstLen; i++) {
-    let s = (i + 0.5) * ratio - 0.5;
-    if (s < 0) s = 0;
-    let lo = Math.floor(s);
-    let frac = s - lo;
-    if (lo >= srcLen - 1) {
-      lo = srcLen - 1;
-      frac = 0;
-    }
-    i0[i] = lo;
-    i1[i] = Math.min(lo + 1, srcLen - 1);
-    f[i] = frac;
-  }
-  return { i0, i1, f };
+/**
+ * YOLOX's reference preprocessing (yolox/data/data_augment.py `preproc`): scale by r = min(S/h, S/w) to
+ * floor(w*r) x floor(h*r) with bilinear interpolation as cv2.resize(INTER_LINEAR) does it, paste at the top-left
+ * of an S x S canvas filled with 114, and lay it out as planar BGR floats 0..255 (no normalisation).
+ */
+export function preprocessYolox(frame: Frame, size: number, into?: Float32Array): YoloxInput {
+  const { data, scaleX, width, height } = planarInput(frame, yoloxSpec(size), into);
+  return { data, scale: scaleX, width, height };
 }
 
 export interface YoloxDecodeOptions {
@@ -325,22 +260,4 @@ export function decodeYolox(raw: ArrayLike<number>, opts: YoloxDecodeOptions): D
     }
   }
   return out;
-}
-
-function clamp(v: number, max: number): number {
-  return v < 0 ? 0 : v > max ? max : v;
-}
-
-function threadsFromEnv(): number {
-  const value = process.env[ORT_THREADS_ENV]?.trim();
-  if (!value) return 1;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 64) {
-    throw new Error(`${ORT_THREADS_ENV}="${value}" must be a whole number of threads from 1 to 64`);
-  }
-  return n;
-}
-
-function oneLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
 }

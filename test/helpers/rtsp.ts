@@ -18,14 +18,20 @@ export interface H264ClipOptions {
   preset?: string;
   /** Target bit rate, e.g. '4M'; x264's default rate control when absent. */
   bitrate?: string;
+  /** A still image (e.g. a photo of people) for the whole clip, scaled to width x height; default: test pattern. */
+  image?: string;
 }
 
-/** Renders ffmpeg's test pattern into a raw H.264 Annex-B stream (what the RTSP test server loops). */
+/** Renders ffmpeg's test pattern (or a still image) into a raw H.264 Annex-B stream (what the RTSP server loops). */
 export function makeH264Clip(path: string, opts: H264ClipOptions): string {
   const { width, height, fps, seconds, gop } = opts;
+  const input = opts.image
+    ? ['-loop', '1', '-framerate', String(fps), '-t', String(seconds), '-i', opts.image]
+    : ['-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps}:duration=${seconds}`];
   execFileSync('ffmpeg', [
-    ...['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi'],
-    ...['-i', `testsrc2=size=${width}x${height}:rate=${fps}:duration=${seconds}`],
+    ...['-hide_banner', '-loglevel', 'error', '-y'],
+    ...input,
+    ...(opts.image ? ['-vf', `scale=${width}:${height},setsar=1`] : []),
     ...['-c:v', 'libx264', '-preset', opts.preset ?? 'ultrafast', '-pix_fmt', 'yuv420p'],
     ...['-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0', '-bf', '0'],
     ...(opts.bitrate ? ['-b:v', opts.bitrate, '-maxrate', opts.bitrate, '-bufsize', opts.bitrate] : []),

@@ -1,0 +1,178 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CocoSsdBase } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { PersonModel, TileSetting } from './detector.js';
+
+/**
+ * Every person model roomcount knows, one descriptor each (the config's `detector.model` choices are built from
+ * this list). A descriptor says where the weights come from, the model's input, the threshold and tiling chosen
+ * for it from the evaluation sets (README "Models and accuracy"), and how to load it; the model's code lives in
+ * its own file, imported only when the model is chosen (tfjs and onnxruntime each cost tens of MiB).
+ */
+
+/** Weights that `roomcount models fetch` downloads: a pinned URL and the sha256 they must have. */
+export interface ModelWeights {
+  /** File name in the models folder. */
+  file: string;
+  url: string;
+  sha256: string;
+  bytes: number;
+  /** Where the file comes from and under which licence (shown by `models list`, README). */
+  source: string;
+}
+
+export interface LoadOptions {
+  /** The weights: a file (ONNX models), a model.json or a folder (tfjs models). */
+  modelPath?: string;
+  modelUrl?: string;
+  /** Expected sha256 instead of the pinned one (an export of one's own). */
+  sha256?: string;
+  minScore: number;
+  /** Dynamic inputs: the short side to run at. */
+  size?: number;
+  base?: CocoSsdBase;
+  /** Dynamic inputs: run on a square letterbox instead (bench comparisons). */
+  square?: boolean;
+  log?: Logger;
+}
+
+export interface ModelDescriptor {
+  name: string;
+  /** One line for humans: what the model is. */
+  title: string;
+  runtime: 'onnxruntime' | 'tfjs';
+  /** Fetched by `roomcount models fetch NAME` into the models folder (undefined: ships with npm, or see title). */
+  weights?: ModelWeights;
+  /** True when the weights ship with `npm install` (nothing to fetch). */
+  bundled?: boolean;
+  /** The threshold used when detector.minScore is not set. */
+  minScore: number;
+  /** Tiles used when neither detector.tiles nor the room's tiles say. */
+  tiles: TileSetting;
+  /** Dynamic inputs: default short side. */
+  size?: number;
+  load(opts: LoadOptions): Promise<PersonModel>;
+}
+
+/** Most accurate first: `detector.model: auto` takes the first one that is installed. */
+export const MODEL_DESCRIPTORS = [
+  {
+    name: 'rtmdet-nano',
+    title: 'RTMDet-nano person (OpenMMLab MMPose, Apache-2.0), any input size',
+    runtime: 'onnxruntime',
+    weights: {
+      file: 'rtmdet_nano_person.onnx',
+      url: 'https://github.com/zli20/RtmDet-RtmPose-OnnxRuntime/raw/f7cb01b156d0ddce64ea09dfd24e450103782db9/models/rtmdet_nano.onnx',
+      sha256: '4720eda18a18402e7b76d85827d4bc60fba18111fc0b74b559e4d24da9ddc3d2',
+      bytes: 4_038_157,
+      source:
+        'OpenMMLab RTMDet-nano person (rtmdet_nano_8xb32-100e_coco-obj365-person-05d8511e.pth, Apache-2.0), ' +
+        'MMDeploy end2end ONNX export from zli20/RtmDet-RtmPose-OnnxRuntime@f7cb01b',
+    },
+    minScore: 0.35,
+    tiles: 'off',
+    size: 416,
+    load: async (o) => {
+      const { loadRtmdet } = await import('./rtmdet.js');
+      return loadRtmdet({ ...o, modelPath: o.modelPath! });
+    },
+  },
+  {
+    name: 'yolox-nano',
+    title: 'YOLOX-Nano (Megvii, Apache-2.0), COCO, 416 × 416',
+    runtime: 'onnxruntime',
+    weights: {
+      file: 'yolox_nano.onnx',
+      url: 'https://github.com/Kazuhito00/YOLOX-ONNX-TFLite-Sample/raw/3d4f1119d0694200671c08069ecb847aa0d8495a/model/yolox_nano.onnx',
+      sha256: '695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14',
+      bytes: 3_660_092,
+      source:
+        'Megvii YOLOX-Nano COCO weights (Apache-2.0), ONNX export from Kazuhito00/YOLOX-ONNX-TFLite-Sample@3d4f111',
+    },
+    minScore: 0.3,
+    tiles: 'auto',
+    load: async (o) => {
+      const { loadYolox } = await import('./yolox.js');
+      return loadYolox({ ...o, modelPath: o.modelPath! });
+    },
+  },
+  {
+    name: 'nanodet-plus',
+    title: 'NanoDet-Plus-m (RangiLyu, Apache-2.0), COCO, 416 × 416',
+    runtime: 'onnxruntime',
+    weights: {
+      file: 'nanodet_plus_m_416.onnx',
+      url: 'https://github.com/yse-yoo/python_examples/raw/1dcdadb26842a7570efc3b1c769a2d457520e04c/object_detection_nanodet_2022nov.onnx',
+      sha256: '4b82da9944b88577175ee23a459dce2e26e6e4be573def65b1055dc2d9720186',
+      bytes: 3_800_954,
+      source:
+        'NanoDet-Plus-m 416 (RangiLyu/nanodet, Apache-2.0), OpenCV Zoo export object_detection_nanodet_2022nov.onnx',
+    },
+    minScore: 0.35,
+    tiles: 'auto',
+    load: async (o) => {
+      const { loadNanodet } = await import('./nanodet.js');
+      return loadNanodet({ ...o, modelPath: o.modelPath! });
+    },
+  },
+  {
+    name: 'centernet',
+    title: 'CenterNet MobileNetV3 (COCO) from @vladmandic/human, ships with npm install, 512 × 512',
+    runtime: 'tfjs',
+    bundled: true,
+    minScore: 0.3,
+    tiles: 'off',
+    load: async (o) => {
+      const { loadCenterNet } = await import('./centernet.js');
+      return loadCenterNet({ minScore: o.minScore, modelJsonPath: o.modelPath, log: o.log });
+    },
+  },
+  {
+    name: 'coco-ssd',
+    title: '@tensorflow-models/coco-ssd (weights: `roomcount models fetch coco-ssd --dir DIR`)',
+    runtime: 'tfjs',
+    minScore: 0.3,
+    tiles: 'off',
+    load: async (o) => {
+      const { loadCocoSsd } = await import('./coco-ssd.js');
+      return loadCocoSsd(o);
+    },
+  },
+] as const satisfies readonly ModelDescriptor[];
+
+export type ModelName = (typeof MODEL_DESCRIPTORS)[number]['name'];
+export const MODEL_NAMES = MODEL_DESCRIPTORS.map((d) => d.name) as [ModelName, ...ModelName[]];
+
+export function modelDescriptor(name: string): ModelDescriptor {
+  const d = (MODEL_DESCRIPTORS as readonly ModelDescriptor[]).find((m) => m.name === name);
+  if (!d) throw new Error(`unknown detector model "${name}"; use one of auto, ${MODEL_NAMES.join(', ')}`);
+  return d;
+}
+
+/** Overrides where `models fetch` installs weights and where `auto` and the ONNX models look for them. */
+export const MODELS_DIR_ENV = 'ROOMCOUNT_MODELS_DIR';
+
+/** The models folder: $ROOMCOUNT_MODELS_DIR, else `models/` in roomcount's own folder (next to dist/). */
+export function defaultModelsDir(): string {
+  const fromEnv = process.env[MODELS_DIR_ENV]?.trim();
+  if (fromEnv) return path.resolve(fromEnv);
+  // This file is src/detect/models.ts or dist/detect/models.js: two folders below the package root.
+  return fileURLToPath(new URL('../../models/', import.meta.url)).replace(/[\\/]$/, '');
+}
+
+/** Where a fetchable model's weights are when detector.modelPath does not say. */
+export function installedPath(d: ModelDescriptor, modelsDir = defaultModelsDir()): string | undefined {
+  return d.weights ? path.join(modelsDir, d.weights.file) : undefined;
+}
+
+/**
+ * What `detector.model: auto` picks: the first model in MODEL_DESCRIPTORS order whose weights are in the models
+ * folder, else the bundled one. Returns the candidates in the order to try (a file that fails to load gives way to
+ * the next).
+ */
+export function autoCandidates(modelsDir = defaultModelsDir()): ModelDescriptor[] {
+  const all = MODEL_DESCRIPTORS as readonly ModelDescriptor[];
+  return all.filter((d) => d.bundled || (d.weights && existsSync(installedPath(d, modelsDir)!)));
+}

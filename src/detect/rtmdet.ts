@@ -1,0 +1,186 @@
+import type * as ort from 'onnxruntime-node';
+import { assertFrame, type Frame } from '../camera/frame.js';
+import type { Logger } from '../log.js';
+import type { Detection, PersonModel } from './detector.js';
+import { nativeInputSize, type ModelInput, type Size } from './geometry.js';
+import { clamp, oneLine, openOnnxModel, planarInput, runOnnx, type PlanarSpec } from './onnx.js';
+
+/**
+ * RTMDet-nano person (OpenMMLab MMPose's RTMPose person detector, Apache-2.0; trained on COCO + Objects365
+ * person), an MMDeploy "end2end" ONNX export with NMS inside the graph and a dynamic input size. sha256 of the
+ * file users fetch (see models.ts for the URL).
+ */
+export const RTMDET_NANO_SHA256 = '4720eda18a18402e7b76d85827d4bc60fba18111fc0b74b559e4d24da9ddc3d2';
+/** Input sides must be multiples of the largest feature stride. */
+export const RTMDET_STRIDE = 32;
+/** Short side it runs at by default: trained at 320; larger inputs see small people better. */
+export const RTMDET_DEFAULT_SIZE = 416;
+const INPUT_NAME = 'input';
+const DETS = 'dets';
+const LABELS = 'labels';
+const PERSON_LABEL = 0;
+const PAD_VALUE = 114;
+/** mmdet's data preprocessor for RTMDet, in B, G, R order. */
+const MEAN = [103.53, 116.28, 123.675] as const;
+const STD = [57.375, 57.12, 58.395] as const;
+
+export interface RtmdetOptions {
+  modelPath: string;
+  /** Expected sha256 of the file; default RTMDET_NANO_SHA256. */
+  sha256?: string;
+  minScore: number;
+  /** Short side of the input (rounded to a multiple of 32); default 416. */
+  size?: number;
+  /** Run on a size × size letterbox instead of the frame's aspect ratio (for comparisons). */
+  square?: boolean;
+  threads?: number;
+  log?: Logger;
+}
+
+/** Loads RTMDet-nano (ONNX) on onnxruntime-node's CPU provider; the file's sha256 is checked first. */
+export async function loadRtmdet(opts: RtmdetOptions): Promise<PersonModel> {
+  const { minScore, log } = opts;
+  if (!(minScore >= 0 && minScore <= 1)) throw new Error(`minScore must be within 0..1, got ${minScore}`);
+  const size = Math.max(
+    RTMDET_STRIDE,
+    Math.round((opts.size ?? RTMDET_DEFAULT_SIZE) / RTMDET_STRIDE) * RTMDET_STRIDE,
+  );
+  const started = performance.now();
+  const expected = opts.sha256 ?? RTMDET_NANO_SHA256;
+  const { session, file, threads } = await openOnnxModel({
+    file: opts.modelPath,
+    sha256: expected,
+    threads: opts.threads,
+    hint:
+      expected === RTMDET_NANO_SHA256
+        ? '`roomcount models fetch rtmdet-nano` installs the right file; for an export of your own, set detector.sha256'
+        : 'the expected value is detector.sha256',
+  });
+  const model = new RtmdetModel(session, size, opts.square ?? false, minScore);
+  try {
+    if (!session.inputNames.includes(INPUT_NAME) || !session.outputNames.includes(DETS)) {
+      throw new Error(
+        `expected input "${INPUT_NAME}" and outputs "${DETS}", "${LABELS}", got [${session.inputNames.join(', ')}] ` +
+          `and [${session.outputNames.join(', ')}]`,
+      );
+    }
+    // Warm-up at the usual 2:1 and 16:9 shapes, and proof that the outputs decode.
+    await model.detect(blankFrame({ width: size * 2, height: size }));
+  } catch (err) {
+    await session.release();
+    throw new Error(`model file ${file} is not a usable RTMDet model: ${oneLine(err)}`, { cause: err });
+  }
+  log?.info(
+    {
+      model: 'rtmdet-nano',
+      path: file,
+      backend: 'onnxruntime-cpu',
+      threads,
+      input: opts.square ? `${size}x${size}` : `short side ${size}, frame aspect`,
+      loadMs: Math.round(performance.now() - started),
+    },
+    'person detector loaded',
+  );
+  return model;
+}
+
+function blankFrame({ width, height }: Size): Frame {
+  return { width, height, data: new Uint8Array(width * height * 3).fill(PAD_VALUE), capturedAt: 0 };
+}
+
+class RtmdetModel implements PersonModel {
+  readonly model = 'rtmdet-nano';
+  readonly backend = 'onnxruntime-cpu';
+  readonly input: ModelInput;
+  #session: ort.InferenceSession | undefined;
+  #buffer: Float32Array | undefined;
+
+  constructor(
+    session: ort.InferenceSession,
+    private readonly size: number,
+    private readonly square: boolean,
+    private readonly minScore: number,
+  ) {
+    this.#session = session;
+    this.input = square ? { kind: 'fixed', size } : { kind: 'dynamic', size, stride: RTMDET_STRIDE };
+  }
+
+  async detect(frame: Frame): Promise<Detection[]> {
+    const session = this.#session;
+    if (!session) throw new Error('rtmdet-nano detector used after dispose()');
+    assertFrame(frame);
+    const tensor = this.square
+      ? { width: this.size, height: this.size }
+      : nativeInputSize(frame, this.size, RTMDET_STRIDE);
+    const buffer = this.#buffer;
+    this.#buffer = undefined;
+    const input = planarInput(frame, rtmdetSpec(tensor), buffer);
+    let out: Record<string, ort.Tensor>;
+    try {
+      out = await runOnnx(session, INPUT_NAME, input.data, tensor, [DETS, LABELS]);
+    } finally {
+      this.#buffer = input.data;
+    }
+    const dets = out[DETS]!;
+    const labels = out[LABELS]!;
+    return decodeRtmdet(dets.data as Float32Array, labels.data as BigInt64Array | Int32Array, {
+      scale: input.scaleX,
+      frameWidth: frame.width,
+      frameHeight: frame.height,
+      minScore: this.minScore,
+      valuesPerRow: Number(dets.dims[2] ?? 5),
+    });
+  }
+
+  async dispose(): Promise<void> {
+    const session = this.#session;
+    this.#session = undefined;
+    await session?.release();
+  }
+}
+
+/** RTMDet's input recipe: BGR, keep-ratio resize at the top-left, padded with 114, mean/std normalised. */
+export function rtmdetSpec(tensor: Size): PlanarSpec {
+  return { ...tensor, fit: 'letterbox', pad: PAD_VALUE, mean: MEAN, std: STD };
+}
+
+export interface RtmdetDecodeOptions {
+  /** r: input pixels per frame pixel. */
+  scale: number;
+  frameWidth: number;
+  frameHeight: number;
+  minScore: number;
+  /** Values per row of `dets`: 5 (x1, y1, x2, y2, score). */
+  valuesPerRow?: number;
+}
+
+/**
+ * The export's `dets` rows (x1, y1, x2, y2 in input pixels, score; already NMS'd) and `labels` → person
+ * detections in frame pixels (÷ r, clamped; boxes left without area dropped), score >= minScore, best first.
+ */
+export function decodeRtmdet(
+  dets: ArrayLike<number>,
+  labels: ArrayLike<number | bigint>,
+  opts: RtmdetDecodeOptions,
+): Detection[] {
+  const V = opts.valuesPerRow ?? 5;
+  if (dets.length !== labels.length * V) {
+    throw new Error(
+      `RTMDet output has ${dets.length} box values for ${labels.length} labels (expected ${V} each)`,
+    );
+  }
+  const { scale: r, frameWidth: W, frameHeight: H, minScore } = opts;
+  const out: Detection[] = [];
+  for (let i = 0; i < labels.length; i++) {
+    const o = i * V;
+    const score = dets[o + 4] as number;
+    if (Number(labels[i]) !== PERSON_LABEL || !(score >= minScore)) continue; // NaN-safe
+    const x1 = clamp((dets[o] as number) / r, W);
+    const y1 = clamp((dets[o + 1] as number) / r, H);
+    const x2 = clamp((dets[o + 2] as number) / r, W);
+    const y2 = clamp((dets[o + 3] as number) / r, H);
+    if (!(x2 > x1 && y2 > y1)) continue;
+    out.push({ score, box: [x1, y1, x2, y2] });
+  }
+  return out.sort((a, b) => b.score - a.score);
+}
