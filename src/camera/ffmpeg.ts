@@ -164,9 +164,9 @@ export function classifyFailure(stderr: string): CameraState {
   return 'unreachable';
 }
 
-/** The ffmpeg executable: the given path, else $FFMPEG_PATH, else `ffmpeg` on the PATH. */
-export function ffmpegCommand(path?: string): string {
-  return path ?? process.env.FFMPEG_PATH ?? 'ffmpeg';
+/** The ffmpeg executable: the given path, else $FFMPEG_PATH (if not empty), else `ffmpeg` on the PATH. */
+export function ffmpegCommand(path?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return path ?? (env.FFMPEG_PATH || 'ffmpeg');
 }
 
 /** ffmpeg's last error lines (at most 3) as one line, without its "@ 0x55d0..." context addresses. Not redacted. */

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Config } from '../config/schema.js';
+import { checkFfmpeg, ffmpegProblemLine } from '../camera/ffmpeg-check.js';
 import { ConfigError } from '../config/load.js';
 import { createLogger, type Logger } from '../log.js';
 import { startService, type Service } from '../service.js';
@@ -21,6 +22,9 @@ export async function runService(opts: {
   watchConfig?: boolean;
 }): Promise<void> {
   const config = opts.readConfig(opts.configFile);
+  // Every room needs ffmpeg: without it, stop now with one line saying what to install.
+  const ffmpeg = await checkFfmpeg();
+  if (ffmpeg) throw new Error(ffmpegProblemLine(ffmpeg));
   const shardText = opts.shard ?? config.shard;
   const shard = shardText === undefined ? undefined : parseShard(shardText);
   const log = createLogger();
