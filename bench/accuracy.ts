@@ -5,6 +5,7 @@
  * MAE on every set at once, never by one set.
  *
  *   npx tsx bench/accuracy.ts [--sets DIR,...] [--configs NAME,...] [--json FILE]
+ *   npx tsx bench/accuracy.ts --shipped      # every model as shipped (its threshold, tiles, input size): one table
  *
  * Sets default to COCO-128 (../shared/datasets/coco128-person) and the sets `npm run datasets` builds into
  * .cache/datasets (classroom, vtest, wide). Models come from ../shared/models. Progress on stderr.
@@ -13,6 +14,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { evalDataset, SWEEP_SCORES } from '../src/commands/eval.js';
+import { countMetrics } from '../src/eval/metrics.js';
 import type { TileSetting } from '../src/detect/detector.js';
 
 const SHARED_MODELS = path.resolve('../shared/models');
@@ -31,12 +33,17 @@ interface Config {
   inputSize?: number;
 }
 
+/** Named after the model alone: the model as shipped (its own tiles, size and threshold). */
 const CONFIGS: Config[] = [
-  { name: 'centernet', model: 'centernet', tiles: 'off' },
+  { name: 'rtmdet-nano', model: 'rtmdet-nano', file: 'rtmdet_nano_person.onnx' },
+  { name: 'yolox-nano', model: 'yolox-nano', file: 'yolox_nano.onnx' },
+  { name: 'nanodet-plus', model: 'nanodet-plus', file: 'nanodet_plus_m_416.onnx' },
+  { name: 'centernet', model: 'centernet' },
+  { name: 'centernet one pass', model: 'centernet', tiles: 'off' },
   { name: 'centernet tiles', model: 'centernet', tiles: 'auto' },
-  { name: 'yolox-nano', model: 'yolox-nano', file: 'yolox_nano.onnx', tiles: 'off' },
+  { name: 'yolox-nano one pass', model: 'yolox-nano', file: 'yolox_nano.onnx', tiles: 'off' },
   { name: 'yolox-nano tiles', model: 'yolox-nano', file: 'yolox_nano.onnx', tiles: 'auto' },
-  { name: 'nanodet-plus', model: 'nanodet-plus', file: 'nanodet_plus_m_416.onnx', tiles: 'off' },
+  { name: 'nanodet-plus one pass', model: 'nanodet-plus', file: 'nanodet_plus_m_416.onnx', tiles: 'off' },
   { name: 'nanodet-plus tiles', model: 'nanodet-plus', file: 'nanodet_plus_m_416.onnx', tiles: 'auto' },
   ...[320, 416, 448, 480, 512, 576, 640].map((size) => ({
     name: `rtmdet-nano ${size}`,
@@ -69,6 +76,37 @@ interface Row {
   sweep: { minScore: number; mae: number; bias: number; exactPct: number }[];
 }
 
+/** Wide frames by format (their file names say it): 2:1 strips and 360° panoramas score apart too. */
+const GROUPS: [string, RegExp][] = [
+  ['2:1', /-2to1-/],
+  ['360°', /-360-/],
+];
+
+/** `--shipped`: each model with its own defaults, every set, MAE / exact % / bias per cell. */
+async function shipped(sets: readonly (readonly [string, string])[]): Promise<void> {
+  const header = ['model (as shipped)', ...sets.flatMap(([s]) => (s === 'wide' ? GROUPS.map(([g]) => `wide ${g}`) : [s]))];
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
+  for (const c of CONFIGS.filter((c) => c.name === c.model)) {
+    const modelPath = c.file && path.join(SHARED_MODELS, c.file);
+    if (modelPath && !existsSync(modelPath)) continue;
+    const cells: string[] = [];
+    let described = '';
+    for (const [set, dir] of sets) {
+      process.stderr.write(`${c.model} (shipped defaults) on ${set}\n`);
+      const r = await evalDataset({ dataset: dir, model: c.model, modelPath, out: quiet });
+      described = `${c.model} (${r.detector.minScore})`;
+      const groups = set === 'wide' ? GROUPS : ([[set, /./]] as [string, RegExp][]);
+      for (const [, pattern] of groups) {
+        const images = r.images.filter((i) => pattern.test(i.file));
+        const m = countMetrics(images);
+        cells.push(`${m.mae.toFixed(2)} · ${m.exactPct.toFixed(0)} % · ${signed(m.bias)}`);
+      }
+    }
+    lines.push(`| ${described} | ${cells.join(' | ')} |`);
+  }
+  process.stdout.write(`MAE · exact · bias per set\n${lines.join('\n')}\n`);
+}
+
 async function main(): Promise<void> {
   const sets = (arg('--sets')
     ?.split(',')
@@ -78,6 +116,7 @@ async function main(): Promise<void> {
       if (!ok) process.stderr.write(`skipping set ${name}: ${dir}/counts.csv not found (npm run datasets)\n`);
       return ok;
     })) as readonly (readonly [string, string])[];
+  if (process.argv.includes('--shipped')) return shipped(sets);
   const only = arg('--configs')?.split(',');
   const configs = CONFIGS.filter((c) => !only || only.includes(c.name));
   const rows: Row[] = [];
