@@ -64,7 +64,7 @@ describe.skipIf(!haveModel)('RTMDet-nano on onnxruntime', () => {
   afterAll(() => model?.dispose());
 
   it('runs at the frame’s aspect ratio (dynamic input) and finds nobody in a blank frame', async () => {
-    expect(model.input).toEqual({ kind: 'dynamic', size: 416, stride: 32 });
+    expect(model.input).toEqual({ kind: 'dynamic', size: 480, stride: 32 });
     expect(await model.detect(renderFrame(832, 416, () => [128, 128, 128]))).toEqual([]);
     expect(await model.detect(renderFrame(300, 500, () => [20, 20, 20]))).toEqual([]);
   });
@@ -83,7 +83,7 @@ describe.skipIf(!haveModel)('RTMDet-nano on onnxruntime', () => {
     const detector = await createDetector({ model: 'rtmdet-nano', modelsDir: dir });
     try {
       expect(detector).toMatchObject({ model: 'rtmdet-nano', minScore: expect.any(Number), tiles: 'off' });
-      expect(detector.frameLimit()).toEqual({ shortSide: 416, longSide: 1664 });
+      expect(detector.frameLimit()).toEqual({ shortSide: 480, longSide: 1920 });
     } finally {
       await detector.dispose();
     }

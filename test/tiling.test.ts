@@ -15,13 +15,15 @@ import { fakeDetector } from './helpers/detector.js';
 import { renderFrame } from './helpers/frames.js';
 
 describe('nativeInputSize: the frame’s own aspect ratio, short side = the model size', () => {
-  it('landscape and portrait, long side rounded to the stride', () => {
+  it('landscape and portrait, long side rounded up to the stride', () => {
     expect(nativeInputSize({ width: 1280, height: 640 }, 416, 32)).toEqual({ width: 832, height: 416 });
     expect(nativeInputSize({ width: 640, height: 1280 }, 416, 32)).toEqual({ width: 416, height: 832 });
-    // 16:9 at 416: 739.6 → 736 (nearest multiple of 32).
-    expect(nativeInputSize({ width: 1920, height: 1080 }, 416, 32)).toEqual({ width: 736, height: 416 });
-    // 4:3 at 320: 426.7 → 416.
-    expect(nativeInputSize({ width: 640, height: 480 }, 320, 32)).toEqual({ width: 416, height: 320 });
+    // 16:9 at 416: 739.6 → 768 (the next multiple of 32: the frame fits as it is, padded).
+    expect(nativeInputSize({ width: 1920, height: 1080 }, 416, 32)).toEqual({ width: 768, height: 416 });
+    // 4:3 at 320: 426.7 → 448.
+    expect(nativeInputSize({ width: 640, height: 480 }, 320, 32)).toEqual({ width: 448, height: 320 });
+    // A camera frame already at short side 512: 910 × 512 fits 928 × 512 without resampling.
+    expect(nativeInputSize({ width: 910, height: 512 }, 512, 32)).toEqual({ width: 928, height: 512 });
     expect(nativeInputSize({ width: 500, height: 500 }, 416, 32)).toEqual({ width: 416, height: 416 });
   });
 

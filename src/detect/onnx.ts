@@ -134,12 +134,16 @@ export function planarInput(frame: Frame, spec: PlanarSpec, into?: Float32Array)
     out.fill((spec.pad - mr) * kr, 2 * plane, 3 * plane);
   }
   if (w === W && h === H) {
-    // Already the right size (the camera scaled it): a copy, no interpolation.
+    // Already the right size (the camera scaled it): a copy through one table per channel, no interpolation.
+    const lr = channelTable(mr, kr);
+    const lg = channelTable(mg, kg);
+    const lb = channelTable(mb, kb);
+    const [pr, pg] = [2 * plane, plane];
     for (let y = 0, i = 0; y < h; y++) {
       for (let o = y * TW, end = o + w; o < end; o++, i += 3) {
-        out[2 * plane + o] = (src[i]! - mr) * kr;
-        out[plane + o] = (src[i + 1]! - mg) * kg;
-        out[o] = (src[i + 2]! - mb) * kb;
+        out[pr + o] = lr[src[i]!]!;
+        out[pg + o] = lg[src[i + 1]!]!;
+        out[o] = lb[src[i + 2]!]!;
       }
     }
     return { data: out, scaleX, scaleY, width: w, height: h };
@@ -171,6 +175,13 @@ export function planarInput(frame: Frame, spec: PlanarSpec, into?: Float32Array)
     }
   }
   return { data: out, scaleX, scaleY, width: w, height: h };
+}
+
+/** (v - mean) × k for every byte value v. */
+function channelTable(mean: number, k: number): Float32Array {
+  const table = new Float32Array(256);
+  for (let v = 0; v < 256; v++) table[v] = (v - mean) * k;
+  return table;
 }
 
 /** For each destination index along one axis: the two source indices and the weight of the second. */

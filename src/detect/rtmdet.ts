@@ -15,7 +15,7 @@ export const RTMDET_NANO_SHA256 = '4720eda18a18402e7b76d85827d4bc60fba18111fc0b7
 /** Input sides must be multiples of the largest feature stride. */
 export const RTMDET_STRIDE = 32;
 /** Short side it runs at by default: trained at 320; larger inputs see small people better. */
-export const RTMDET_DEFAULT_SIZE = 416;
+export const RTMDET_DEFAULT_SIZE = 480;
 /**
  * IoU above which a lower-scored person box is dropped, after the export's own NMS: that one keeps pairs up to a
  * higher overlap, and they are mostly one person seen twice (a whole body and its upper half, two boxes on one
@@ -73,7 +73,7 @@ export async function loadRtmdet(opts: RtmdetOptions): Promise<PersonModel> {
           `and [${session.outputNames.join(', ')}]`,
       );
     }
-    // Warm-up at the usual 2:1 and 16:9 shapes, and proof that the outputs decode.
+    // Warm-up at a 2:1 shape, and proof that the outputs decode.
     await model.detect(blankFrame({ width: size * 2, height: size }));
   } catch (err) {
     await session.release();
