@@ -84,7 +84,10 @@ const GROUPS: [string, RegExp][] = [
 
 /** `--shipped`: each model with its own defaults, every set, MAE / exact % / bias per cell. */
 async function shipped(sets: readonly (readonly [string, string])[]): Promise<void> {
-  const header = ['model (as shipped)', ...sets.flatMap(([s]) => (s === 'wide' ? GROUPS.map(([g]) => `wide ${g}`) : [s]))];
+  const header = [
+    'model (as shipped)',
+    ...sets.flatMap(([s]) => (s === 'wide' ? GROUPS.map(([g]) => `wide ${g}`) : [s])),
+  ];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
   for (const c of CONFIGS.filter((c) => c.name === c.model)) {
     const modelPath = c.file && path.join(SHARED_MODELS, c.file);

@@ -50,6 +50,11 @@ export async function startHttpServer(port: number, host: string, deps: HttpDeps
         return json(404, { error: 'not found', endpoints: ['/healthz', '/readyz', '/metrics', '/status'] });
     }
   });
+  return listen(server, port, host);
+}
+
+/** Listens (rejecting on e.g. EADDRINUSE) and returns the port and a close() that also ends open connections. */
+export async function listen(server: Server, port: number, host: string): Promise<HttpServer> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -3,7 +3,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Frame } from '../src/camera/frame.js';
@@ -18,24 +17,13 @@ import type { PersonModel } from '../src/detect/detector.js';
 import { createDetector } from '../src/detect/index.js';
 import { sha256Hex } from '../src/detect/model-file.js';
 import { TEST_ANCHORS, writeTinySsdModel, type SsdAnchor } from './helpers/ssd-model.js';
+import { textSink } from './helpers/streams.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'roomcount-ssd-'));
 const modelDir = writeTinySsdModel(path.join(tmp, 'tiny'), TEST_ANCHORS);
 
 function solid(width: number, height: number, value: number): Frame {
   return { width, height, data: new Uint8Array(width * height * 3).fill(value), capturedAt: 0 };
-}
-
-/** A writable that collects text. */
-function sink(): Writable & { text: () => string } {
-  let text = '';
-  const w = new Writable({
-    write(chunk, _enc, cb) {
-      text += String(chunk);
-      cb();
-    },
-  });
-  return Object.assign(w, { text: () => text });
 }
 
 describe('personsFromCocoSsd', () => {
@@ -258,7 +246,7 @@ describe('coco-ssd over HTTP: detector.modelUrl and models fetch', () => {
 
   it('fetch records SHA256SUMS on the first download, verifies later ones, and the detector loads the folder', async () => {
     const dir = path.join(tmp, 'fetched');
-    const out = sink();
+    const out = textSink();
     const first = await fetchCocoSsd({ dir, url: `${base}/ssd/`, out });
     expect(first.verified).toBe(false);
     expect(first.files.map((f) => f.file)).toEqual(['model.json', 'group1-shard1of1.bin']);
@@ -267,7 +255,7 @@ describe('coco-ssd over HTTP: detector.modelUrl and models fetch', () => {
     expect(out.text()).toContain('were NOT checked against a');
     expect(out.text()).toContain(`modelPath: ${dir}`);
 
-    const again = sink();
+    const again = textSink();
     const second = await fetchCocoSsd({ dir, url: `${base}/ssd/model.json`, out: again });
     expect(second.verified).toBe(true);
     expect(again.text()).toContain('verified: all 2 files match');
@@ -283,14 +271,14 @@ describe('coco-ssd over HTTP: detector.modelUrl and models fetch', () => {
 
   it('refuses a download that differs from the pinned SHA256SUMS and leaves the installed files alone', async () => {
     const dir = path.join(tmp, 'fetched-pinned');
-    await fetchCocoSsd({ dir, url: `${base}/ssd/`, out: sink() });
+    await fetchCocoSsd({ dir, url: `${base}/ssd/`, out: textSink() });
     const before = readFileSync(path.join(dir, 'group1-shard1of1.bin'));
     const original = served.get('/ssd/group1-shard1of1.bin')!;
     const tampered = Buffer.from(original);
     tampered[0] = tampered[0]! ^ 0xff;
     served.set('/ssd/group1-shard1of1.bin', tampered);
     try {
-      await expect(fetchCocoSsd({ dir, url: `${base}/ssd/`, out: sink() })).rejects.toThrow(
+      await expect(fetchCocoSsd({ dir, url: `${base}/ssd/`, out: textSink() })).rejects.toThrow(
         `group1-shard1of1.bin has sha256 ${sha256Hex(tampered)}, pinned ${sha256Hex(original)}`,
       );
     } finally {
@@ -302,7 +290,7 @@ describe('coco-ssd over HTTP: detector.modelUrl and models fetch', () => {
 
   it('reports HTTP errors, truncated shards and unsafe shard paths', async () => {
     const dir = path.join(tmp, 'fetch-errors');
-    await expect(fetchCocoSsd({ dir, url: `${base}/missing/`, out: sink() })).rejects.toThrow(
+    await expect(fetchCocoSsd({ dir, url: `${base}/missing/`, out: textSink() })).rejects.toThrow(
       `GET ${base}/missing/model.json: HTTP 404 Not Found`,
     );
     const json = JSON.parse(served.get('/ssd/model.json')!.toString('utf8'));
@@ -315,16 +303,16 @@ describe('coco-ssd over HTTP: detector.modelUrl and models fetch', () => {
         }),
       ),
     );
-    await expect(fetchCocoSsd({ dir, url: `${base}/evil/`, out: sink() })).rejects.toThrow(
+    await expect(fetchCocoSsd({ dir, url: `${base}/evil/`, out: textSink() })).rejects.toThrow(
       'lists a weights file "../../etc/x.bin" that is not a plain file name; refusing',
     );
     served.set('/short/model.json', served.get('/ssd/model.json')!);
     served.set('/short/group1-shard1of1.bin', served.get('/ssd/group1-shard1of1.bin')!.subarray(0, 10));
-    await expect(fetchCocoSsd({ dir, url: `${base}/short/`, out: sink() })).rejects.toThrow(
+    await expect(fetchCocoSsd({ dir, url: `${base}/short/`, out: textSink() })).rejects.toThrow(
       'group1-shard1of1.bin: downloaded 10 bytes',
     );
     expect(existsSync(path.join(dir, 'model.json'))).toBe(false);
-    await expect(fetchCocoSsd({ dir, base: 'resnet', out: sink() })).rejects.toThrow(
+    await expect(fetchCocoSsd({ dir, base: 'resnet', out: textSink() })).rejects.toThrow(
       '--base resnet: unknown',
     );
   });

@@ -1,24 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evalVideo, type VideoEvalResult } from '../src/commands/eval-video.js';
 import { parseConfig } from '../src/config/load.js';
 import { lagAllowance, readTruth, videoMetrics } from '../src/eval/video.js';
 import { tempDir } from './helpers/media.js';
 import { renderPeopleClip } from './helpers/people-clip.js';
-
-function collect(): Writable & { text: () => string } {
-  let text = '';
-  const w = new Writable({
-    write(chunk, _enc, cb) {
-      text += String(chunk);
-      cb();
-    },
-  });
-  return Object.assign(w, { text: () => text });
-}
+import { textSink } from './helpers/streams.js';
 
 /** Short settings so that a one-minute clip holds several changes (the defaults need ~30 s to report an empty room). */
 const CONFIG = `
@@ -53,8 +42,8 @@ describe('roomcount eval --video (real room pipeline on a rendered clip, CenterN
       { seconds: 14, people: [] },
     ]);
     writeFileSync(truthFile, truth);
-    const out = collect();
-    const err = collect();
+    const out = textSink();
+    const err = textSink();
     result = await evalVideo({
       video: clip,
       truth: truthFile,

@@ -3,11 +3,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchModel, listModels } from '../src/commands/models.js';
 import { autoCandidates, modelDescriptor } from '../src/detect/models.js';
 import { sha256Hex } from '../src/detect/model-file.js';
+import { textSink } from './helpers/streams.js';
 
 /**
  * `roomcount models fetch` against a local HTTP server (our build machines cannot reach the pinned hosts): the
@@ -17,17 +17,6 @@ const SHARED = path.resolve('../shared/models');
 const haveShared = existsSync(path.join(SHARED, 'rtmdet_nano_person.onnx'));
 if (!haveShared)
   console.warn(`models-fetch.test.ts: ${SHARED} not found; skipping the downloads of real files`);
-
-function sink(): Writable & { text: () => string } {
-  let text = '';
-  const w = new Writable({
-    write(chunk, _enc, cb) {
-      text += String(chunk);
-      cb();
-    },
-  });
-  return Object.assign(w, { text: () => text });
-}
 
 describe('roomcount models fetch', () => {
   let server: Server;
@@ -60,8 +49,8 @@ describe('roomcount models fetch', () => {
   it.skipIf(!haveShared)('installs the pinned file after checking its hash; auto then picks it', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'roomcount-fetch-'));
     expect(autoCandidates(dir)[0]!.name).toBe('centernet');
-    const out = sink();
-    const err = sink();
+    const out = textSink();
+    const err = textSink();
     const file = await fetchModel('rtmdet-nano', {
       dir,
       url: `${base}/rtmdet_nano_person.onnx`,
@@ -81,8 +70,8 @@ describe('roomcount models fetch', () => {
     await fetchModel('rtmdet-nano', {
       dir,
       url: `${base}/rtmdet_nano_person.onnx`,
-      out: sink(),
-      err: sink(),
+      out: textSink(),
+      err: textSink(),
     });
     expect(requests.length).toBe(before);
   });
@@ -90,7 +79,7 @@ describe('roomcount models fetch', () => {
   it.skipIf(!haveShared)('a file with another hash installs nothing and says so', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'roomcount-fetch-'));
     await expect(
-      fetchModel('rtmdet-nano', { dir, url: `${base}/broken.onnx`, out: sink(), err: sink() }),
+      fetchModel('rtmdet-nano', { dir, url: `${base}/broken.onnx`, out: textSink(), err: textSink() }),
     ).rejects.toThrow(
       /is not the pinned file .*expected 4038157 bytes, sha256 4720eda1.*nothing was installed/,
     );
@@ -98,7 +87,7 @@ describe('roomcount models fetch', () => {
     // An installed good file stays when a later download is bad.
     writeFileSync(path.join(dir, 'rtmdet_nano_person.onnx'), 'old, damaged');
     await expect(
-      fetchModel('rtmdet-nano', { dir, url: `${base}/broken.onnx`, out: sink(), err: sink() }),
+      fetchModel('rtmdet-nano', { dir, url: `${base}/broken.onnx`, out: textSink(), err: textSink() }),
     ).rejects.toThrow(/was left as it was/);
     expect(readFileSync(path.join(dir, 'rtmdet_nano_person.onnx'), 'utf8')).toBe('old, damaged');
   });
@@ -106,10 +95,10 @@ describe('roomcount models fetch', () => {
   it('network errors, HTTP errors and cut downloads are clear errors; nothing is installed', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'roomcount-fetch-'));
     await expect(
-      fetchModel('yolox-nano', { dir, url: `${base}/missing.onnx`, out: sink(), err: sink() }),
+      fetchModel('yolox-nano', { dir, url: `${base}/missing.onnx`, out: textSink(), err: textSink() }),
     ).rejects.toThrow(/HTTP 404/);
     await expect(
-      fetchModel('yolox-nano', { dir, url: `${base}/cut.onnx`, out: sink(), err: sink() }),
+      fetchModel('yolox-nano', { dir, url: `${base}/cut.onnx`, out: textSink(), err: textSink() }),
     ).rejects.toThrow(/failed/);
     // A port nobody listens on any more.
     const closed = createServer();
@@ -120,8 +109,8 @@ describe('roomcount models fetch', () => {
       fetchModel('yolox-nano', {
         dir,
         url: `http://127.0.0.1:${port}/yolox_nano.onnx`,
-        out: sink(),
-        err: sink(),
+        out: textSink(),
+        err: textSink(),
       }),
     ).rejects.toThrow(new RegExp(`GET http://127.0.0.1:${port}/yolox_nano.onnx failed: .*ECONNREFUSED`));
     expect(readdirSync(dir)).toEqual([]);
@@ -135,7 +124,7 @@ describe('roomcount models fetch', () => {
   it('models list shows what is installed and what auto uses', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'roomcount-fetch-'));
     writeFileSync(path.join(dir, 'yolox_nano.onnx'), 'x');
-    const out = sink();
+    const out = textSink();
     listModels(out, dir);
     expect(out.text()).toMatch(/\* yolox-nano +installed/);
     expect(out.text()).toMatch(/ {2}rtmdet-nano +not installed \(roomcount models fetch rtmdet-nano\)/);

@@ -11,23 +11,15 @@ import type { DetectionQueue } from '../src/detect/queue.js';
 import { createLogger } from '../src/log.js';
 import type { EventSink } from '../src/report/sink.js';
 import { Room } from '../src/room.js';
+import { seededRandom } from '../bench/datasets-plan.js';
 
 const FRAME = { width: 640, height: 480 };
 const T0 = Date.UTC(2025, 3, 7, 8, 0, 0);
 const MIN = 60_000;
 type Box = Detection['box'];
 
-/** Small seeded PRNG (mulberry32): the same "random" scene on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same "random" scene on every run. */
+const rng = seededRandom;
 
 /** `box` with every edge moved by up to ±`noise` of the box's width (x) or height (y), uniformly. */
 function jittered(box: Box, noise: number, rand: () => number): Box {

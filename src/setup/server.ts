@@ -1,6 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { basename } from 'node:path';
 import sharp from 'sharp';
 import { z } from 'zod';
@@ -8,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import { ANCHORS } from '../config/schema.js';
 import { explainDetections, roomFilterFrom, toPolygons } from '../count/region.js';
 import type { LiveRooms, Snapshot } from './live.js';
+import { listen, type HttpServer } from '../http.js';
 import { SETUP_PAGE } from './page.js';
 import { EditError, needsOwnMinScore, renderRoomYaml, roundScore, type RoomEdit } from './yaml-edit.js';
 
@@ -34,10 +34,7 @@ export interface SetupServerOptions {
   save?: (roomId: string, edit: RoomEdit) => { config: Config; changed: boolean };
 }
 
-export interface SetupServer {
-  port: number;
-  close(): Promise<void>;
-}
+export type SetupServer = HttpServer;
 
 const point = z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]);
 const polygons = z.array(z.array(point).min(3, 'a polygon needs at least 3 points').max(1000)).max(100);
@@ -246,19 +243,5 @@ export async function startSetupServer(opts: SetupServerOptions): Promise<SetupS
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listen(server, opts.port, opts.host);
 }
