@@ -11,10 +11,10 @@ RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 make g++ \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+# .npmrc and package.json's allowScripts keep onnxruntime-node from downloading CUDA libraries, as for any user;
+# tfjs-node is optional and dropped when it cannot install.
+COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# onnxruntime-node must not download CUDA libraries; tfjs-node is optional and dropped when it cannot install.
-ENV ONNXRUNTIME_NODE_INSTALL=skip
 # `npm ci` also builds dist/ (the prepare script); then the dev tools are removed.
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
@@ -32,7 +32,9 @@ RUN useradd --system --uid 10001 --home-dir /var/lib/roomcount roomcount \
   && mkdir -p /var/lib/roomcount && chown roomcount /var/lib/roomcount
 USER roomcount
 VOLUME ["/var/lib/roomcount"]
-ENV NODE_ENV=production LOG_FORMAT=json
+# Fetched models live on the state volume: `docker exec roomcount node /app/dist/cli.js models fetch rtmdet-nano`
+# (then restart the container) survives new images.
+ENV NODE_ENV=production LOG_FORMAT=json ROOMCOUNT_MODELS_DIR=/var/lib/roomcount/models
 EXPOSE 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9464/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
