@@ -228,9 +228,24 @@ function detectionsSvg(
   filter: RoomFilter,
   l: AnnotationLayout,
 ): string {
+  // Ignored boxes and their labels under the counted ones (a crowd of weak boxes never hides a counted edge); each
+  // group's labels over its lines.
+  return [
+    layerSvg(
+      explained.filter((e) => !e.counted),
+      filter,
+      l,
+    ),
+    layerSvg(
+      explained.filter((e) => e.counted),
+      filter,
+      l,
+    ),
+  ].join('\n');
+}
+
+function layerSvg(ordered: readonly ExplainedDetection[], filter: RoomFilter, l: AnnotationLayout): string {
   const { line, font } = l;
-  // Ignored boxes under counted ones; labels over every line.
-  const ordered = [...explained.filter((e) => !e.counted), ...explained.filter((e) => e.counted)];
   const shapes: string[] = [];
   const labels: string[] = [];
   const labelHeight = Math.round(font * 1.35);

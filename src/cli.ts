@@ -119,7 +119,9 @@ program
       const lines = [
         `${opts.config}: OK`,
         `sink: ${config.sink}${config.sink === 'calven' ? ` (${config.calven?.baseUrl}, auth ${config.calven?.auth?.type})` : ''}`,
-        `detector: ${config.detector.model} (minScore ${config.detector.minScore})`,
+        `detector: ${config.detector.model}` +
+          (config.detector.model === 'auto' ? ' (the most accurate installed model; `roomcount models list`)' : '') +
+          ` (minScore ${config.detector.minScore ?? "the model's own"})`,
         `rooms: ${config.rooms.length}`,
       ];
       const masked = maskConfig(config) as Config;
