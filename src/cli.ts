@@ -120,7 +120,9 @@ program
         `${opts.config}: OK`,
         `sink: ${config.sink}${config.sink === 'calven' ? ` (${config.calven?.baseUrl}, auth ${config.calven?.auth?.type})` : ''}`,
         `detector: ${config.detector.model}` +
-          (config.detector.model === 'auto' ? ' (the most accurate installed model; `roomcount models list`)' : '') +
+          (config.detector.model === 'auto'
+            ? ' (the most accurate installed model; `roomcount models list`)'
+            : '') +
           ` (minScore ${config.detector.minScore ?? "the model's own"})`,
         `rooms: ${config.rooms.length}`,
       ];
