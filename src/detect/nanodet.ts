@@ -3,14 +3,15 @@ import { assertFrame, type Frame } from '../camera/frame.js';
 import type { Logger } from '../log.js';
 import type { Detection, PersonModel } from './detector.js';
 import type { ModelInput } from './geometry.js';
+import { modelDescriptor } from './models.js';
 import { nms } from './nms.js';
 import { clamp, oneLine, openOnnxModel, planarInput, runOnnx, type PlanarSpec } from './onnx.js';
 
 /**
  * NanoDet-Plus-m 416 (RangiLyu/nanodet, Apache-2.0; COCO, class 0 = person): the OpenCV Zoo export
- * object_detection_nanodet_2022nov.onnx.
+ * object_detection_nanodet_2022nov.onnx; sha256 pinned with its URL in models.ts.
  */
-export const NANODET_PLUS_SHA256 = '4b82da9944b88577175ee23a459dce2e26e6e4be573def65b1055dc2d9720186';
+export const NANODET_PLUS_SHA256 = modelDescriptor('nanodet-plus').weights!.sha256;
 export const NANODET_INPUT_SIZE = 416;
 export const NANODET_STRIDES = [8, 16, 32] as const;
 /** Bins per box side of the general distribution head (reg_max 7 → 8 bins). */
@@ -43,15 +44,12 @@ export async function loadNanodet(opts: NanodetOptions): Promise<PersonModel> {
   const { minScore, log } = opts;
   if (!(minScore >= 0 && minScore <= 1)) throw new Error(`minScore must be within 0..1, got ${minScore}`);
   const started = performance.now();
-  const expected = opts.sha256 ?? NANODET_PLUS_SHA256;
   const { session, file, threads } = await openOnnxModel({
     file: opts.modelPath,
-    sha256: expected,
+    model: 'nanodet-plus',
+    pinned: NANODET_PLUS_SHA256,
+    sha256: opts.sha256,
     threads: opts.threads,
-    hint:
-      expected === NANODET_PLUS_SHA256
-        ? '`roomcount models fetch nanodet-plus` installs the right file; for an export of your own, set detector.sha256'
-        : 'the expected value is detector.sha256',
   });
   let model: NanodetModel;
   try {

@@ -13,16 +13,19 @@ export const ORT_THREADS_ENV = 'ROOMCOUNT_ORT_THREADS';
 
 export interface OnnxModelFile {
   file: string;
-  /** Expected sha256 (hex) of the file. */
-  sha256: string;
-  /** What to do about a mismatch, appended to the error. */
-  hint: string;
+  /** The model's name, as `detector.model` and `roomcount models fetch` know it. */
+  model: string;
+  /** sha256 (hex) of the model's pinned file (src/detect/models.ts). */
+  pinned: string;
+  /** Expected sha256 instead (detector.sha256: an export of one's own). */
+  sha256?: string;
   threads?: number;
 }
 
 /**
- * Reads a model file, checks its sha256 (the verified bytes are what onnxruntime loads), and opens a CPU
- * session with `threads` intra-op threads (default ROOMCOUNT_ORT_THREADS, else 1). onnxruntime's own warnings
+ * Reads a model file, checks its sha256 (`sha256`, else the pinned one; the error says how to get the right file),
+ * and opens a CPU session on the verified bytes
+ * with `threads` intra-op threads (default ROOMCOUNT_ORT_THREADS, else 1). onnxruntime's own warnings
  * (e.g. about initializers listed as inputs in older exports) are silenced: they are about the export, not
  * about anything a user can change.
  */
@@ -32,7 +35,15 @@ export async function openOnnxModel(
   const file = path.resolve(opts.file);
   const threads = opts.threads ?? threadsFromEnv();
   const bytes = await readModelFile(file);
-  verifySha256(file, bytes, opts.sha256, opts.hint);
+  const expected = opts.sha256 ?? opts.pinned;
+  verifySha256(
+    file,
+    bytes,
+    expected,
+    expected === opts.pinned
+      ? `\`roomcount models fetch ${opts.model}\` installs the right file; for an export of your own, set detector.sha256`
+      : 'the expected value is detector.sha256',
+  );
   try {
     const session = await ort.InferenceSession.create(bytes, {
       executionProviders: ['cpu'],

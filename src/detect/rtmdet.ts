@@ -3,15 +3,16 @@ import { assertFrame, type Frame } from '../camera/frame.js';
 import type { Logger } from '../log.js';
 import type { Detection, PersonModel } from './detector.js';
 import { nativeInputSize, type ModelInput, type Size } from './geometry.js';
+import { modelDescriptor } from './models.js';
 import { nms } from './nms.js';
 import { clamp, oneLine, openOnnxModel, planarInput, runOnnx, type PlanarSpec } from './onnx.js';
 
 /**
  * RTMDet-nano person (OpenMMLab MMPose's RTMPose person detector, Apache-2.0; trained on COCO + Objects365
  * person), an MMDeploy "end2end" ONNX export with NMS inside the graph and a dynamic input size. sha256 of the
- * file users fetch (see models.ts for the URL).
+ * file users fetch (pinned with its URL in models.ts).
  */
-export const RTMDET_NANO_SHA256 = '4720eda18a18402e7b76d85827d4bc60fba18111fc0b74b559e4d24da9ddc3d2';
+export const RTMDET_NANO_SHA256 = modelDescriptor('rtmdet-nano').weights!.sha256;
 /** Input sides must be multiples of the largest feature stride. */
 export const RTMDET_STRIDE = 32;
 /** Short side it runs at by default: trained at 320; larger inputs see small people better. */
@@ -55,15 +56,12 @@ export async function loadRtmdet(opts: RtmdetOptions): Promise<PersonModel> {
     Math.round((opts.size ?? RTMDET_DEFAULT_SIZE) / RTMDET_STRIDE) * RTMDET_STRIDE,
   );
   const started = performance.now();
-  const expected = opts.sha256 ?? RTMDET_NANO_SHA256;
   const { session, file, threads } = await openOnnxModel({
     file: opts.modelPath,
-    sha256: expected,
+    model: 'rtmdet-nano',
+    pinned: RTMDET_NANO_SHA256,
+    sha256: opts.sha256,
     threads: opts.threads,
-    hint:
-      expected === RTMDET_NANO_SHA256
-        ? '`roomcount models fetch rtmdet-nano` installs the right file; for an export of your own, set detector.sha256'
-        : 'the expected value is detector.sha256',
   });
   const model = new RtmdetModel(session, size, opts.square ?? false, minScore);
   try {

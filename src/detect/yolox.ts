@@ -3,14 +3,15 @@ import { assertFrame, type Frame } from '../camera/frame.js';
 import type { Logger } from '../log.js';
 import type { Detection, PersonModel } from './detector.js';
 import type { ModelInput } from './geometry.js';
+import { modelDescriptor } from './models.js';
 import { nms } from './nms.js';
 import { clamp, oneLine, openOnnxModel, planarInput, runOnnx, type PlanarSpec } from './onnx.js';
 
 /**
  * sha256 of yolox_nano.onnx: the official Megvii YOLOX-Nano COCO weights exported to ONNX (opset 11) by
- * Kazuhito00/YOLOX-ONNX-TFLite-Sample at commit 3d4f1119d0694200671c08069ecb847aa0d8495a (3,660,092 bytes).
+ * Kazuhito00/YOLOX-ONNX-TFLite-Sample at commit 3d4f1119d0694200671c08069ecb847aa0d8495a (pinned in models.ts).
  */
-export const YOLOX_NANO_SHA256 = '695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14';
+export const YOLOX_NANO_SHA256 = modelDescriptor('yolox-nano').weights!.sha256;
 export const YOLOX_INPUT_SIZE = 416;
 export const YOLOX_STRIDES = [8, 16, 32] as const;
 /** IoU above which a lower-scored person box is dropped: the value of the YOLOX reference demo (nmsthre). */
@@ -44,16 +45,12 @@ export async function loadYolox(opts: YoloxOptions): Promise<PersonModel> {
   const { minScore, log } = opts;
   if (!(minScore >= 0 && minScore <= 1)) throw new Error(`minScore must be within 0..1, got ${minScore}`);
   const started = performance.now();
-  const expected = opts.sha256 ?? YOLOX_NANO_SHA256;
   const { session, file, threads } = await openOnnxModel({
     file: opts.modelPath,
-    sha256: expected,
+    model: 'yolox-nano',
+    pinned: YOLOX_NANO_SHA256,
+    sha256: opts.sha256,
     threads: opts.threads,
-    hint:
-      expected === YOLOX_NANO_SHA256
-        ? 'yolox-nano expects the official YOLOX-Nano ONNX export (`roomcount models fetch yolox-nano` gets it); ' +
-          'for an export of your own, set detector.sha256 to its sha256'
-        : 'the expected value is detector.sha256',
   });
   let inputSize: number;
   try {
