@@ -11,6 +11,7 @@ import { roomDetectOptions } from '../room.js';
 import {
   configuredThreshold,
   detectorConfigFrom,
+  roomOf,
   showingWeakDetections,
   type DetectorOverrides,
 } from './detector-options.js';
@@ -33,10 +34,7 @@ export async function countImages(files: string[], opts: CountOptions): Promise<
   const out = opts.out ?? process.stdout;
   const err = opts.err ?? process.stderr;
   const detectorConfig = detectorConfigFrom(opts.config, opts);
-  const room = opts.roomId === undefined ? undefined : opts.config?.rooms.find((r) => r.id === opts.roomId);
-  if (opts.roomId !== undefined && !room) {
-    throw new Error(`--room ${opts.roomId}: no such room in the configuration`);
-  }
+  const room = roomOf(opts.config, opts.roomId);
   const annotated = opts.annotateDir === undefined ? undefined : annotationPaths(files, opts.annotateDir);
   const detector = await createDetector(
     // Pictures show the boxes below minScore too; the filter still counts only those at or above it.

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Config, DetectorConfig } from '../config/schema.js';
+import type { Config, DetectorConfig, RoomConfig } from '../config/schema.js';
 import { configSchema, MODELS } from '../config/schema.js';
 import type { Detector, TileSetting } from '../detect/detector.js';
 import type { DetectorChoice } from '../detect/index.js';
@@ -82,6 +82,21 @@ export function parseScore(value: string): number {
   if (value.trim() === '' || !(n >= 0 && n <= 1))
     throw new Error(`expected a score within 0..1, got "${value}"`);
   return n;
+}
+
+/**
+ * The room `--room ID` names (undefined without the flag). Throws, naming the rooms there are, when the config has
+ * no such room, or when there is no config to look in.
+ */
+export function roomOf(config: Config | undefined, roomId: string | undefined): RoomConfig | undefined {
+  if (roomId === undefined) return undefined;
+  if (!config) throw new Error(`--room ${roomId} needs --config FILE (the file that defines the room)`);
+  const room = config.rooms.find((r) => r.id === roomId);
+  if (!room) {
+    const ids = config.rooms.map((r) => r.id).join(', ');
+    throw new Error(`--room ${roomId}: no such room in the configuration (rooms: ${ids})`);
+  }
+  return room;
 }
 
 /** The weakest boxes an annotated picture shows (as "below minScore"), unless the threshold is lower. */

@@ -28,7 +28,7 @@ import { createLogger } from '../log.js';
 import type { OccupancyEvent } from '../report/event.js';
 import type { EventSink } from '../report/sink.js';
 import { Room, roomDetectOptions } from '../room.js';
-import { detectorConfigFrom, type DetectorOverrides } from './detector-options.js';
+import { detectorConfigFrom, roomOf, type DetectorOverrides } from './detector-options.js';
 
 /** Media time 0 is this epoch: event timestamps read as seconds into the video (1970-01-01T00:00:12Z = 12 s). */
 const MEDIA_EPOCH_MS = 0;
@@ -252,25 +252,9 @@ export async function evalVideo(opts: VideoEvalOptions): Promise<VideoEvalResult
 
 /** The room evaluated: the configured one (or the defaults), reading the video once, counts always visible. */
 function evalRoom(config: Config | undefined, roomId: string | undefined, video: string): RoomConfig {
-  let room: RoomConfig;
-  if (roomId !== undefined) {
-    const found = config?.rooms.find((r) => r.id === roomId);
-    if (!found) {
-      throw new Error(
-        config
-          ? `--room ${roomId}: no such room in the configuration`
-          : `--room ${roomId} needs --config FILE (the file that defines the room)`,
-      );
-    }
-    room = found;
-  } else {
-    room = roomSchema.parse({
-      id: 'video',
-      locationId: 'video',
-      locationType: 'space',
-      camera: { url: video },
-    });
-  }
+  const room =
+    roomOf(config, roomId) ??
+    roomSchema.parse({ id: 'video', locationId: 'video', locationType: 'space', camera: { url: video } });
   return {
     ...room,
     // A place reports occupied only; the evaluation scores counts.

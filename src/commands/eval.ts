@@ -9,7 +9,12 @@ import { Progress, type ProgressStream } from '../eval/progress.js';
 import { limitFrame, readImageFrame } from '../image.js';
 import { createLogger } from '../log.js';
 import { roomDetectOptions } from '../room.js';
-import { configuredThreshold, detectorConfigFrom, type DetectorOverrides } from './detector-options.js';
+import {
+  configuredThreshold,
+  detectorConfigFrom,
+  roomOf,
+  type DetectorOverrides,
+} from './detector-options.js';
 
 /** Thresholds `--sweep` scores at (the detector runs once, at the lowest). */
 export const SWEEP_SCORES = [
@@ -60,10 +65,7 @@ export async function evalDataset(opts: EvalOptions): Promise<EvalResult> {
   const dataset = await readDataset(opts.dataset);
   if (dataset.items.length === 0) throw new Error(`dataset ${dataset.dir} has no images to score`);
   const detectorConfig = detectorConfigFrom(opts.config, opts);
-  const room = opts.roomId === undefined ? undefined : opts.config?.rooms.find((r) => r.id === opts.roomId);
-  if (opts.roomId !== undefined && !room) {
-    throw new Error(`--room ${opts.roomId}: no such room in the configuration`);
-  }
+  const room = roomOf(opts.config, opts.roomId);
   if (opts.sweep && detectorConfig.model === 'coco-ssd') {
     // coco-ssd uses minScore as its NMS IoU threshold too, so one run cannot stand for several thresholds.
     throw new Error(

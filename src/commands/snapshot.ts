@@ -11,6 +11,7 @@ import { roomDetectOptions } from '../room.js';
 import { pictureTitle } from './count.js';
 import {
   configuredThreshold,
+  roomOf,
   detectorConfigFrom,
   showingWeakDetections,
   type DetectorOverrides,
@@ -43,11 +44,7 @@ export interface SnapshotResult {
  */
 export async function snapshotRoom(opts: SnapshotOptions): Promise<SnapshotResult> {
   const stdout = opts.stdout ?? process.stdout;
-  const room = opts.config.rooms.find((r) => r.id === opts.roomId);
-  if (!room) {
-    const ids = opts.config.rooms.map((r) => r.id).join(', ');
-    throw new Error(`--room ${opts.roomId}: no such room in the configuration (rooms: ${ids})`);
-  }
+  const room = roomOf(opts.config, opts.roomId)!;
   checkOut(opts.out);
   const detectorConfig = detectorConfigFrom(opts.config, opts);
 
