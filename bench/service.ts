@@ -31,6 +31,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { sharedModel, SHARED_MODELS_DIR } from './shared.js';
 import { parseConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
+import { withDetect } from '../src/detect/detector.js';
 import { createDetector, type Detector } from '../src/detect/index.js';
 import { timingStats } from '../src/eval/metrics.js';
 import { createLogger } from '../src/log.js';
@@ -196,23 +197,14 @@ async function counterByRoom(metrics: Metrics, name: string): Promise<Map<string
 
 /** The detector, with each detect() timed (what the queue's inference histogram observes, unbucketed). */
 function timedDetector(detector: Detector, samples: { on: boolean; ms: number[] }): Detector {
-  return {
-    model: detector.model,
-    backend: detector.backend,
-    input: detector.input,
-    tiles: detector.tiles,
-    minScore: detector.minScore,
-    frameLimit: (opts) => detector.frameLimit(opts),
-    async detect(frame, opts) {
-      const started = performance.now();
-      try {
-        return await detector.detect(frame, opts);
-      } finally {
-        if (samples.on) samples.ms.push(performance.now() - started);
-      }
-    },
-    dispose: () => detector.dispose(),
-  };
+  return withDetect(detector, async (frame, opts, run) => {
+    const started = performance.now();
+    try {
+      return await run(frame, opts);
+    } finally {
+      if (samples.on) samples.ms.push(performance.now() - started);
+    }
+  });
 }
 
 // ---- one level ---------------------------------------------------------------------------------------------

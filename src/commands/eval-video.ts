@@ -3,12 +3,10 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { FfmpegCamera, type CameraState } from '../camera/ffmpeg.js';
-import type { Frame } from '../camera/frame.js';
 import { roomSchema, type Config, type RoomConfig } from '../config/schema.js';
 import { peopleInRoom, roomFilterFrom } from '../count/region.js';
 import type { CountSample, SmootherOptions, SmoothingMethod } from '../count/smoothing.js';
-import type { Detection, DetectOptions, Detector, TileSetting } from '../detect/detector.js';
-import type { FrameLimit } from '../detect/geometry.js';
+import { withDetect, type Detection, type Detector } from '../detect/detector.js';
 import { createDetector } from '../detect/index.js';
 import { DetectionQueue } from '../detect/queue.js';
 import type { CountMetrics } from '../eval/metrics.js';
@@ -99,42 +97,28 @@ class CollectingSink implements EventSink {
   async close(): Promise<void> {}
 }
 
-/** Passes frames to a detector and keeps what it found per frame (small: boxes only, never pixels). */
-class RecordingDetector implements Detector {
-  readonly frames: { at: number; detections: Detection[]; size: { width: number; height: number } }[] = [];
-  attempted = 0;
-  constructor(private readonly inner: Detector) {}
-  get model(): string {
-    return this.inner.model;
-  }
-  get backend(): string {
-    return this.inner.backend;
-  }
-  get input(): Detector['input'] {
-    return this.inner.input;
-  }
-  get tiles(): TileSetting {
-    return this.inner.tiles;
-  }
-  get minScore(): number {
-    return this.inner.minScore;
-  }
-  frameLimit(opts?: DetectOptions): FrameLimit {
-    return this.inner.frameLimit(opts);
-  }
-  async detect(frame: Frame, opts?: DetectOptions): Promise<Detection[]> {
-    this.attempted++;
-    const detections = await this.inner.detect(frame, opts);
-    this.frames.push({
-      at: frame.capturedAt,
-      detections,
-      size: { width: frame.width, height: frame.height },
-    });
-    return detections;
-  }
-  dispose(): Promise<void> {
-    return this.inner.dispose();
-  }
+/** A detector that keeps what it found per frame (small: boxes only, never pixels), and how often it was asked. */
+interface RecordedFrame {
+  at: number;
+  detections: Detection[];
+  size: { width: number; height: number };
+}
+
+function recording(inner: Detector): Detector & { frames: RecordedFrame[]; attempted: number } {
+  const record = Object.assign(
+    withDetect(inner, async (frame, opts, run) => {
+      record.attempted++;
+      const detections = await run(frame, opts);
+      record.frames.push({
+        at: frame.capturedAt,
+        detections,
+        size: { width: frame.width, height: frame.height },
+      });
+      return detections;
+    }),
+    { frames: [] as RecordedFrame[], attempted: 0 },
+  );
+  return record;
 }
 
 /**
@@ -159,7 +143,7 @@ export async function evalVideo(opts: VideoEvalOptions): Promise<VideoEvalResult
 
   // Room logs 'camera state ended' as a warning: only errors (failed detections) are news here.
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'error' });
-  const detector = new RecordingDetector(opts.detector ?? (await createDetector(detectorConfig, log)));
+  const detector = recording(opts.detector ?? (await createDetector(detectorConfig, log)));
   const queue = new DetectionQueue(detector);
   const progress = new Progress('eval', total, opts.err ?? process.stderr);
   let camera!: FfmpegCamera;

@@ -50,3 +50,23 @@ export interface PersonModel {
   detect(frame: Frame): Promise<Detection[]>;
   dispose(): Promise<void>;
 }
+
+/**
+ * The same detector with `detect` replaced (to time, record or count its calls); everything else is the inner
+ * one's. `detect` gets the inner detector's own detect to call.
+ */
+export function withDetect(
+  inner: Detector,
+  detect: (frame: Frame, opts: DetectOptions | undefined, run: Detector['detect']) => Promise<Detection[]>,
+): Detector {
+  return {
+    model: inner.model,
+    backend: inner.backend,
+    input: inner.input,
+    tiles: inner.tiles,
+    minScore: inner.minScore,
+    frameLimit: (opts) => inner.frameLimit(opts),
+    detect: (frame, opts) => detect(frame, opts, (f, o) => inner.detect(f, o)),
+    dispose: () => inner.dispose(),
+  };
+}
