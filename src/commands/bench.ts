@@ -5,16 +5,17 @@ import { existsSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import type { Detector } from '../detect/detector.js';
 import { nativeInputSize } from '../detect/geometry.js';
+import { createDetector, type DetectorChoice } from '../detect/index.js';
 import {
-  defaultMinScore,
   defaultModelsDir,
+  installedPath,
   MODEL_DESCRIPTORS,
   MODEL_NAMES,
-  type LoadOptions,
   type ModelDescriptor,
+  type ModelName,
 } from '../detect/models.js';
 import { ORT_THREADS_ENV } from '../detect/onnx.js';
-import { tilesFor, TilingDetector } from '../detect/tiling.js';
+import { tilesFor } from '../detect/tiling.js';
 import { timingStats } from '../eval/metrics.js';
 import { limitFrame, readImageFrame } from '../image.js';
 import { createLogger } from '../log.js';
@@ -85,7 +86,8 @@ export function roomsPerBox(meanMs: number): number {
 
 interface Candidate {
   descriptor: ModelDescriptor;
-  load?: LoadOptions;
+  /** How createDetector gets it: the configured detector block when it names this model, else the defaults. */
+  choice?: DetectorChoice;
   source: string;
   skip?: string;
 }
@@ -131,7 +133,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchRow[]> {
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   const notes: string[] = [];
   for (const c of candidates) {
-    if (c.skip || !c.load) {
+    if (c.skip || !c.choice) {
       notes.push(`skipped ${c.descriptor.name}: ${c.skip}`);
       continue;
     }
@@ -139,8 +141,10 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchRow[]> {
     for (const geometry of geometriesOf(d)) {
       let detector: Detector;
       try {
-        const person = await d.load({ ...c.load, log, square: geometry === 'square' });
-        detector = new TilingDetector(person, geometry === 'tiles' ? 'auto' : 'off', c.load.minScore);
+        detector = await createDetector(
+          { ...c.choice, tiles: geometry === 'tiles' ? 'auto' : 'off', square: geometry === 'square' },
+          log,
+        );
       } catch (err) {
         notes.push(`skipped ${d.name}: ${(err as Error).message}`);
         break;
@@ -216,19 +220,14 @@ export function benchCandidates(config: Config | undefined, modelsDir = defaultM
   const configured = config?.detector;
   return (MODEL_DESCRIPTORS as readonly ModelDescriptor[]).map((d) => {
     const mine = configured?.model === d.name ? configured : undefined;
-    const size = mine?.inputSize ?? d.size;
-    const base = { minScore: mine?.minScore ?? defaultMinScore(d, size), size, sha256: mine?.sha256 };
+    const choice: DetectorChoice = { ...(mine ?? { model: d.name as ModelName }), modelsDir };
     if (d.bundled) {
-      return {
-        descriptor: d,
-        load: { ...base, modelPath: mine?.modelPath },
-        source: mine?.modelPath ?? 'bundled with npm install',
-      };
+      return { descriptor: d, choice, source: mine?.modelPath ?? 'bundled with npm install' };
     }
     if (d.weights) {
-      const file = mine?.modelPath ?? path.join(modelsDir, d.weights.file);
+      const file = mine?.modelPath ?? installedPath(d, modelsDir)!;
       return existsSync(file)
-        ? { descriptor: d, load: { ...base, modelPath: file }, source: file }
+        ? { descriptor: d, choice, source: file }
         : {
             descriptor: d,
             source: '',
@@ -238,7 +237,7 @@ export function benchCandidates(config: Config | undefined, modelsDir = defaultM
     if (mine && (mine.modelPath || mine.modelUrl)) {
       return {
         descriptor: d,
-        load: { ...base, modelPath: mine.modelPath, modelUrl: mine.modelUrl, base: mine.base },
+        choice,
         source: `${mine.modelPath ?? redactUrl(mine.modelUrl!)} (${mine.base ?? 'lite_mobilenet_v2'})`,
       };
     }

@@ -17,7 +17,11 @@ export type { Detection, Detector } from './detector.js';
 
 /** The detector settings createDetector reads (a parsed `detector:` block, or the same from flags). */
 export type DetectorChoice = Pick<DetectorConfig, 'model'> &
-  Partial<Omit<DetectorConfig, 'model'>> & { modelsDir?: string };
+  Partial<Omit<DetectorConfig, 'model'>> & {
+    modelsDir?: string;
+    /** Dynamic inputs: a square letterbox instead of the frame's aspect ratio (bench comparisons). */
+    square?: boolean;
+  };
 
 /**
  * Builds the configured person detector: picks the model (`auto`: the most accurate one installed, see
@@ -80,6 +84,7 @@ async function load(d: ModelDescriptor, cfg: DetectorChoice, log: Logger | undef
     base: cfg.base,
     minScore,
     size,
+    square: cfg.square,
     log,
   });
   const tiles: TileSetting = cfg.tiles ?? d.tiles;
