@@ -1,8 +1,6 @@
 #!/usr/bin/env node
-import { dirname } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfig, ConfigError, maskConfig } from './config/load.js';
-import { resolveConfigPaths } from './config/paths.js';
 import type { Config } from './config/schema.js';
 import { parseInputSize, parseScore, parseTiles } from './commands/detector-options.js';
 import type { TileSetting } from './detect/detector.js';
@@ -10,10 +8,6 @@ import { COCO_SSD_BASES, MODELS } from './config/schema.js';
 import { MODEL_DESCRIPTORS } from './detect/models.js';
 
 const EXIT_BAD_CONFIG = 2;
-
-function readConfig(file: string): Config {
-  return resolveConfigPaths(loadConfig(file), dirname(file));
-}
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -76,7 +70,7 @@ interface DetectorFlags {
 /** What withDetectorOptions' flags choose, in the shape count and eval take. */
 function detectorChoice(opts: DetectorFlags) {
   return {
-    config: opts.config ? readConfig(opts.config) : undefined,
+    config: opts.config ? loadConfig(opts.config) : undefined,
     roomId: opts.room,
     model: opts.model,
     modelPath: opts.modelPath,
@@ -105,7 +99,7 @@ program
   .action(
     withConfigErrors(async (opts: { config: string; shard?: string; watch: boolean }) => {
       const { runService } = await import('./commands/run.js');
-      await runService({ configFile: opts.config, readConfig, shard: opts.shard, watchConfig: opts.watch });
+      await runService({ configFile: opts.config, shard: opts.shard, watchConfig: opts.watch });
     }),
   );
 
@@ -115,7 +109,7 @@ program
   .requiredOption('-c, --config <file>', 'YAML configuration file')
   .action(
     withConfigErrors(async (opts: { config: string }) => {
-      const config = readConfig(opts.config);
+      const config = loadConfig(opts.config, process.env, { preflight: true });
       const lines = [
         `${opts.config}: OK`,
         `sink: ${config.sink}${config.sink === 'calven' ? ` (${config.calven?.baseUrl}, auth ${config.calven?.auth?.type})` : ''}`,
@@ -291,7 +285,7 @@ program
           modelsDir?: string;
         },
       ) => {
-        const config = opts.config ? readConfig(opts.config) : undefined;
+        const config = opts.config ? loadConfig(opts.config) : undefined;
         const { bench } = await import('./commands/bench.js');
         await bench({
           config,
@@ -320,7 +314,6 @@ program
       const { runSetup } = await import('./commands/setup.js');
       await runSetup({
         configFile: opts.config,
-        readConfig,
         port: opts.port ?? 0,
         host: opts.host,
         write: opts.write ?? false,
@@ -338,7 +331,7 @@ program
   .action(
     withConfigErrors(async (opts: { config: string; retryDead?: boolean; list?: boolean; room?: string }) => {
       const { outboxCommand } = await import('./commands/outbox.js');
-      outboxCommand(readConfig(opts.config), {
+      outboxCommand(loadConfig(opts.config), {
         retryDead: opts.retryDead ?? false,
         list: opts.list ?? false,
         room: opts.room,

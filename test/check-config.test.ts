@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,22 @@ describe('roomcount check-config', () => {
   };
   const room =
     '  - { id: r1, locationId: L1, locationType: space, camera: { url: rtsp://u:secret@192.0.2.1/s } }\n';
+  /** A models folder with a stand-in rtmdet-nano that passes the cheap checks (an ONNX protobuf's first byte). */
+  const modelsDir = path.join(tmp.dir, 'models');
+  mkdirSync(modelsDir);
+  writeFileSync(
+    path.join(modelsDir, 'rtmdet_nano_person.onnx'),
+    Buffer.concat([Buffer.of(8), Buffer.alloc(4096)]),
+  );
+  const env = { ...process.env, ROOMCOUNT_MODELS_DIR: modelsDir };
+  /** check-config's exit code and stderr when it refuses the file. */
+  const refused = async (file: string, extraEnv: NodeJS.ProcessEnv = env) => {
+    const err = (await run(TSX, [CLI, 'check-config', '--config', file], { env: extraEnv }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    )) as { code: number; stderr: string };
+    return { code: err.code, stderr: err.stderr };
+  };
 
   it('prints the model (auto says what it means), the threshold, rooms; the camera password masked', async () => {
     const file = write('ok.yaml', `sink: stdout\nrooms:\n${room}`);
@@ -33,7 +49,7 @@ describe('roomcount check-config', () => {
       'named.yaml',
       `sink: stdout\ndetector: { model: rtmdet-nano, minScore: 0.4 }\nrooms:\n${room}`,
     );
-    expect((await run(TSX, [CLI, 'check-config', '--config', named])).stdout).toContain(
+    expect((await run(TSX, [CLI, 'check-config', '--config', named], { env })).stdout).toContain(
       'detector: rtmdet-nano (minScore 0.4)',
     );
   });
@@ -50,5 +66,47 @@ describe('roomcount check-config', () => {
     const stderr = (err as { stderr: string }).stderr;
     expect(stderr).toMatch(/bad\.yaml:2:\d+: detector\.model: expected one of auto, rtmdet-nano, yolox-nano/);
     expect(stderr).toMatch(/bad\.yaml:2:\d+: detector\.tiles/);
+  });
+
+  it('refuses what run refuses at start: an ONNX model that is not installed, with file:line:col', async () => {
+    const file = write('yolox.yaml', `sink: stdout\ndetector:\n  model: yolox-nano\nrooms:\n${room}`);
+    const { code, stderr } = await refused(file);
+    expect(code).toBe(2);
+    expect(stderr).toContain(
+      `yolox.yaml:3:10: detector.model: yolox_nano.onnx is not installed in ${modelsDir}. Run \`roomcount models fetch yolox-nano\``,
+    );
+  });
+
+  it('refuses a modelPath that is missing, a folder, or not an ONNX file', async () => {
+    writeFileSync(path.join(tmp.dir, 'notes.onnx'), 'this is a text file, not a model\n'.repeat(100));
+    mkdirSync(path.join(tmp.dir, 'folder.onnx'));
+    for (const [name, why] of [
+      ['missing.onnx', 'file not found'],
+      ['folder.onnx', 'is a folder'],
+      ['notes.onnx', 'is not an ONNX model'],
+    ] as const) {
+      const file = write(
+        'path.yaml',
+        `sink: stdout\ndetector: { model: yolox-nano, modelPath: ${name} }\nrooms:\n${room}`,
+      );
+      const { code, stderr } = await refused(file);
+      expect(code, name).toBe(2);
+      expect(stderr).toMatch(new RegExp(`path\\.yaml:2:\\d+: detector\\.modelPath: .*${name}.*${why}`));
+    }
+  });
+
+  it('refuses camera URLs ffmpeg must not get (http, udp, pipe, a bad file: URL); credentials not shown', async () => {
+    const urls = ['http://u:secret@192.0.2.1/cam', 'udp://192.0.2.1:1234', 'pipe:0', 'file://host/x.mp4'];
+    const rooms = urls.map(
+      (url, i) => `  - { id: r${i}, locationId: L${i}, locationType: space, camera: { url: "${url}" } }\n`,
+    );
+    const file = write('cams.yaml', `sink: stdout\nrooms:\n${rooms.join('')}`);
+    const { code, stderr } = await refused(file);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/cams\.yaml:3:\d+: rooms\[0\]\.camera\.url: "http:" cameras are not supported/);
+    expect(stderr).toMatch(/cams\.yaml:4:\d+: rooms\[1\]\.camera\.url: "udp:" cameras/);
+    expect(stderr).toMatch(/cams\.yaml:5:\d+: rooms\[2\]\.camera\.url: "pipe:" cameras/);
+    expect(stderr).toMatch(/cams\.yaml:6:\d+: rooms\[3\]\.camera\.url: not a usable file: URL/);
+    expect(stderr).not.toContain('secret');
   });
 });

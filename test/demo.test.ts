@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countImages } from '../src/commands/count.js';
 import { detectorConfigFrom } from '../src/commands/detector-options.js';
 import { loadConfig } from '../src/config/load.js';
-import { resolveConfigPaths } from '../src/config/paths.js';
+import { resolveConfigPaths } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 import { peopleInRoom, roomFilterFrom } from '../src/count/region.js';
 import {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import { resolveConfigPaths } from '../src/config/paths.js';
+import { resolveConfigPaths } from '../src/config/load.js';
 import { createLogger } from '../src/log.js';
 import type { Detector } from '../src/detect/detector.js';
 import { StdoutSink } from '../src/report/sink.js';

@@ -3,7 +3,7 @@ import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { checkFfmpeg, ffmpegProblemLine } from '../camera/ffmpeg-check.js';
-import { ConfigError } from '../config/load.js';
+import { ConfigError, loadConfig } from '../config/load.js';
 import { createLogger, type Logger } from '../log.js';
 import { startService, type Service } from '../service.js';
 import { parseShard } from '../shard.js';
@@ -17,11 +17,11 @@ const RELOAD_DEBOUNCE_MS = 1000;
  */
 export async function runService(opts: {
   configFile: string;
-  readConfig: (file: string) => Config;
   shard?: string;
   watchConfig?: boolean;
 }): Promise<void> {
-  const config = opts.readConfig(opts.configFile);
+  const read = () => loadConfig(opts.configFile, process.env, { preflight: true });
+  const config = read();
   // Every room needs ffmpeg: without it, stop now with one line saying what to install.
   const ffmpeg = await checkFfmpeg();
   if (ffmpeg) throw new Error(ffmpegProblemLine(ffmpeg));
@@ -33,7 +33,6 @@ export async function runService(opts: {
   let service: Service | undefined;
   let pendingReload: string | undefined;
   let lastHash = fileHash(opts.configFile);
-  const read = () => opts.readConfig(opts.configFile);
   const reload = (why: string) => {
     const hash = fileHash(opts.configFile);
     if (why === 'file changed' && hash === lastHash) return;

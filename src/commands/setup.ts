@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { FfmpegCamera } from '../camera/ffmpeg.js';
-import { resolveConfigPaths } from '../config/paths.js';
-import type { Config } from '../config/schema.js';
+import { loadConfig, resolveConfigPaths } from '../config/load.js';
 import { createDetector } from '../detect/index.js';
 import { createLogger } from '../log.js';
 import { redactUrl } from '../redact.js';
@@ -22,8 +21,6 @@ const TOKEN_BYTES = 24;
 
 export interface SetupOptions {
   configFile: string;
-  /** Loads and validates the file, paths resolved (the CLI's readConfig). */
-  readConfig: (file: string) => Config;
   host: string;
   /** 0 picks a free port. */
   port: number;
@@ -49,7 +46,7 @@ function urlHost(host: string): string {
 
 /** Starts the setup page's server and its (lazily started) cameras. */
 export async function startSetup(opts: SetupOptions): Promise<SetupHandle> {
-  const config = opts.readConfig(opts.configFile);
+  const config = loadConfig(opts.configFile);
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   const showFrom = Math.min(SHOW_FROM_SCORE, config.detector.minScore ?? 1);
   const detector = await createDetector({ ...config.detector, minScore: showFrom }, log);

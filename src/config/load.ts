@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import {
   isAlias,
   isMap,
@@ -14,6 +15,8 @@ import {
 import type { Document } from 'yaml';
 import { z } from 'zod';
 import { redactUrl } from '../redact.js';
+import { isNetworkUrl } from './camera-url.js';
+import { preflight } from './preflight.js';
 import { configSchema, roomSchema, type Config } from './schema.js';
 
 export interface ConfigProblem {
@@ -44,20 +47,83 @@ type Obj = Record<string, unknown>;
 const DEFAULTABLE = Object.keys(roomSchema.shape).filter((k) => k !== 'id' && k !== 'locationId');
 const ENV_REF = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+/** Larger than any real config (a thousand rooms take ~200 KiB): refused before it is read. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+export interface LoadOptions {
+  /** Also check what `roomcount run` needs at start (model weights, camera URLs, outbox folder): see preflight.ts. */
+  preflight?: boolean;
+}
+
+/**
+ * Reads and validates a config file; relative paths (camera files, stateDir, detector.modelPath) are resolved
+ * against the file's folder. Every problem is a ConfigError with file:line:col.
+ */
+export function loadConfig(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: LoadOptions = {},
+): Config {
+  const fail = (message: string) => new ConfigError([{ file, line: 1, col: 1, path: '', message }]);
   let text: string;
   try {
+    const size = statSync(file).size;
+    if (size > MAX_CONFIG_BYTES) throw fail(tooLarge(size));
     text = readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const why =
       code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
-    throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `cannot read config file: ${why}` }]);
+    throw fail(`cannot read config file: ${why}`);
   }
-  return parseConfig(text, file, env);
+  const { config, position } = parse(text, file, env);
+  const resolved = resolveConfigPaths(config, dirname(file));
+  const problems = opts.preflight ? preflight(resolved) : [];
+  if (problems.length) {
+    throw new ConfigError(
+      sortUnique(
+        problems.map((p) => ({ file, ...position(p.path), path: formatPath(p.path), message: p.message })),
+      ),
+    );
+  }
+  return resolved;
 }
 
+const tooLarge = (bytes: number) =>
+  `the file is ${bytes} bytes; a configuration may be at most ${MAX_CONFIG_BYTES} (1 MiB)`;
+
+/** Relative paths in a config file (camera files, stateDir, modelPath) are relative to that file's folder. */
+export function resolveConfigPaths(config: Config, configDir: string): Config {
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(configDir, p));
+  return {
+    ...config,
+    stateDir: abs(config.stateDir),
+    detector: {
+      ...config.detector,
+      ...(config.detector.modelPath && { modelPath: abs(config.detector.modelPath) }),
+    },
+    rooms: config.rooms.map((room) => {
+      const url = room.camera.url;
+      const local = !isNetworkUrl(url) && !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(url);
+      return local ? { ...room, camera: { ...room.camera, url: abs(url) } } : room;
+    }),
+  };
+}
+
+/** Validates config text; `file` is only named in problems. Paths stay as written (see loadConfig). */
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  return parse(text, file, env).config;
+}
+
+function parse(
+  text: string,
+  file: string,
+  env: NodeJS.ProcessEnv,
+): { config: Config; position: (path: readonly Seg[]) => { line: number; col: number } } {
+  if (text.length > MAX_CONFIG_BYTES) {
+    throw new ConfigError([{ file, line: 1, col: 1, path: '', message: tooLarge(text.length) }]);
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   const problems: ConfigProblem[] = [];
@@ -159,7 +225,11 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
 
   if (problems.length) throw new ConfigError(sortUnique(problems));
-  return result.data as Config;
+  const position = (path: readonly Seg[]) => {
+    const { line, col } = lineCounter.linePos(offsetOf(locate(path)));
+    return { line: Math.max(line, 1), col: Math.max(col, 1) };
+  };
+  return { config: result.data as Config, position };
 }
 
 /** A deep copy that is safe to print: API secrets hidden, camera credentials redacted. */

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import { closeSync, existsSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { ModelPathKind } from './models.js';
 
 /** Name of the checksum file `roomcount models fetch` writes next to downloaded weights (sha256sum format). */
 export const SHA256SUMS = 'SHA256SUMS';
@@ -73,4 +75,41 @@ export function fsReason(err: unknown): string {
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code === 'EISDIR') return 'is a directory';
   return err instanceof Error ? err.message : String(err);
+}
+
+/** ONNX files are protobuf ModelProtos, which start with field 1 (ir_version, a varint): tag byte 0x08. */
+const ONNX_FIRST_BYTE = 0x08;
+/** Smaller than any real detector (the smallest we ship is 3.6 MB): a placeholder or a cut file. */
+const MIN_ONNX_BYTES = 1024;
+
+/**
+ * Why `file` cannot be the weights a model of this kind loads (undefined: it may be). Cheap and synchronous, for
+ * checks before start (`check-config`, `run`): existence, file or folder, and for ONNX a size and first-byte sanity
+ * check. A model.json is not read (it may be a FIFO or large); the loader checks it.
+ */
+export function modelPathProblem(kind: ModelPathKind, file: string): string | undefined {
+  let st: Stats;
+  try {
+    st = statSync(file);
+  } catch (err) {
+    return `${file}: ${fsReason(err)}`;
+  }
+  if (st.isDirectory()) {
+    if (kind !== 'model.json or folder') return `${file} is a folder; name the ${kind} file in it`;
+    return existsSync(path.join(file, 'model.json')) ? undefined : `${file} holds no model.json`;
+  }
+  if (kind !== 'onnx') return undefined;
+  if (!st.isFile()) return `${file} is not a regular file`;
+  if (st.size < MIN_ONNX_BYTES) return `${file} is ${st.size} bytes: too small to be an ONNX model`;
+  const first = Buffer.alloc(1);
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    readSync(fd, first, 0, 1, 0);
+  } catch (err) {
+    return `cannot read model file ${file}: ${fsReason(err)}`;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  return first[0] === ONNX_FIRST_BYTE ? undefined : `${file} is not an ONNX model (a text or other file?)`;
 }

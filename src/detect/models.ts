@@ -38,6 +38,8 @@ export interface LoadOptions {
   log?: Logger;
 }
 
+export type ModelPathKind = 'onnx' | 'model.json' | 'model.json or folder';
+
 export interface ModelDescriptor {
   name: string;
   /** One line for humans: what the model is. */
@@ -47,6 +49,8 @@ export interface ModelDescriptor {
   weights?: ModelWeights;
   /** True when the weights ship with `npm install` (nothing to fetch). */
   bundled?: boolean;
+  /** What detector.modelPath names: an ONNX file, a tfjs model.json, or (coco-ssd) also a folder holding one. */
+  modelPathKind: ModelPathKind;
   /**
    * The threshold used when detector.minScore is not set: a number, or for dynamic inputs a function of the
    * short side the model runs at (its scores rise with the input size).
@@ -65,6 +69,7 @@ export const MODEL_DESCRIPTORS = [
     name: 'rtmdet-nano',
     title: 'RTMDet-nano person (OpenMMLab MMPose, Apache-2.0), any input size',
     runtime: 'onnxruntime',
+    modelPathKind: 'onnx',
     weights: {
       file: 'rtmdet_nano_person.onnx',
       url: 'https://github.com/zli20/RtmDet-RtmPose-OnnxRuntime/raw/f7cb01b156d0ddce64ea09dfd24e450103782db9/models/rtmdet_nano.onnx',
@@ -90,6 +95,7 @@ export const MODEL_DESCRIPTORS = [
     name: 'yolox-nano',
     title: 'YOLOX-Nano (Megvii, Apache-2.0), COCO, 416 × 416',
     runtime: 'onnxruntime',
+    modelPathKind: 'onnx',
     weights: {
       file: 'yolox_nano.onnx',
       url: 'https://github.com/Kazuhito00/YOLOX-ONNX-TFLite-Sample/raw/3d4f1119d0694200671c08069ecb847aa0d8495a/model/yolox_nano.onnx',
@@ -109,6 +115,7 @@ export const MODEL_DESCRIPTORS = [
     name: 'nanodet-plus',
     title: 'NanoDet-Plus-m (RangiLyu, Apache-2.0), COCO, 416 × 416',
     runtime: 'onnxruntime',
+    modelPathKind: 'onnx',
     weights: {
       file: 'nanodet_plus_m_416.onnx',
       url: 'https://github.com/yse-yoo/python_examples/raw/1dcdadb26842a7570efc3b1c769a2d457520e04c/object_detection_nanodet_2022nov.onnx',
@@ -128,6 +135,7 @@ export const MODEL_DESCRIPTORS = [
     name: 'centernet',
     title: 'CenterNet MobileNetV3 (COCO) from @vladmandic/human, ships with npm install, 512 × 512',
     runtime: 'tfjs',
+    modelPathKind: 'model.json',
     bundled: true,
     minScore: 0.25,
     tiles: 'auto',
@@ -140,6 +148,7 @@ export const MODEL_DESCRIPTORS = [
     name: 'coco-ssd',
     title: '@tensorflow-models/coco-ssd (weights: `roomcount models fetch coco-ssd --dir DIR`)',
     runtime: 'tfjs',
+    modelPathKind: 'model.json or folder',
     minScore: 0.3,
     tiles: 'off',
     load: async (o) => {

@@ -1,0 +1,75 @@
+import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { modelPathProblem } from '../detect/model-file.js';
+import { defaultModelsDir, installedPath, modelDescriptor } from '../detect/models.js';
+import { checkCameraUrl } from './camera-url.js';
+import type { Config } from './schema.js';
+
+/** A problem found before start, at a key path of the config (the loader turns it into file:line:col). */
+export interface PreflightProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+/** Kernel file systems: a folder there is never an outbox (and a recursive mkdir under /proc never returns). */
+const KERNEL_FS = ['/proc', '/sys', '/dev'];
+
+/**
+ * What `roomcount run` would refuse at start, checked without starting anything (`run` and `check-config` both
+ * call it through loadConfig): the detector's weights, each camera URL, the outbox folder. Paths are resolved.
+ */
+export function preflight(config: Config, modelsDir = defaultModelsDir()): PreflightProblem[] {
+  const problems: PreflightProblem[] = [];
+  const d = config.detector;
+  if (d.model !== 'auto') {
+    const desc = modelDescriptor(d.model);
+    if (d.modelPath !== undefined) {
+      const why = modelPathProblem(desc.modelPathKind, d.modelPath);
+      if (why) problems.push({ path: ['detector', 'modelPath'], message: why });
+    } else if (desc.weights) {
+      const file = installedPath(desc, modelsDir)!;
+      const why = existsSync(file)
+        ? modelPathProblem(desc.modelPathKind, file)
+        : `${desc.weights.file} is not installed in ${modelsDir}. Run \`roomcount models fetch ${d.model}\`, ` +
+          'or set detector.modelPath to your copy';
+      if (why) problems.push({ path: ['detector', 'model'], message: why });
+    } else if (!desc.bundled && d.modelUrl === undefined) {
+      problems.push({
+        path: ['detector', 'model'],
+        message: `${d.model} has no default weights: set detector.modelPath (or detector.modelUrl)`,
+      });
+    }
+  }
+  config.rooms.forEach((room, i) => {
+    const why = checkCameraUrl(room.camera.url);
+    if (why) problems.push({ path: ['rooms', i, 'camera', 'url'], message: why });
+  });
+  if (config.sink === 'calven') {
+    const why = stateDirProblem(config.stateDir);
+    if (why) problems.push({ path: ['stateDir'], message: why });
+  }
+  return problems;
+}
+
+/** Why the outbox folder cannot be used: not a folder, not writable, or on a kernel file system. */
+export function stateDirProblem(dir: string): string | undefined {
+  let existing = path.resolve(dir);
+  while (!existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
+  let real: string;
+  try {
+    real = realpathSync(existing);
+  } catch {
+    real = existing;
+  }
+  const kernel = KERNEL_FS.find((k) => real === k || real.startsWith(`${k}/`));
+  if (kernel) return `${dir} is under ${kernel}, not a folder on disk: use one such as ./state`;
+  if (!statSync(existing).isDirectory()) return `${existing} is not a folder`;
+  try {
+    accessSync(existing, constants.W_OK);
+  } catch {
+    return existing === path.resolve(dir)
+      ? `${dir} is not writable`
+      : `${dir} cannot be created: ${existing} is not writable`;
+  }
+  return undefined;
+}
