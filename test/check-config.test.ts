@@ -109,4 +109,26 @@ describe('roomcount check-config', () => {
     expect(stderr).toMatch(/cams\.yaml:6:\d+: rooms\[3\]\.camera\.url: not a usable file: URL/);
     expect(stderr).not.toContain('secret');
   });
+
+  it('a "billion laughs" file is a config error (exit 2) naming the file and line', async () => {
+    const levels = Array.from({ length: 9 }, (_, i) =>
+      i === 0
+        ? 'a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]'
+        : `a${i}: &a${i} [${Array(10)
+            .fill(`*a${i - 1}`)
+            .join(', ')}]`,
+    );
+    const file = write('laughs.yaml', `sink: stdout\n${levels.join('\n')}\nrooms:\n${room}`);
+    const { code, stderr } = await refused(file);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`${file}:8:10: aliases here expand the document to more than 1000000 values`);
+  });
+
+  it('a file over 1 MiB is refused (exit 2) before it is parsed', async () => {
+    const file = write('huge.yaml', `sink: stdout\nrooms:\n${room}${'# padding\n'.repeat(120_000)}`);
+    const { code, stderr } = await refused(file);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`${file}:1:1: the file is 1200`);
+    expect(stderr).toContain('a configuration may be at most 1048576 (1 MiB)');
+  });
 });

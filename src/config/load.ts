@@ -12,7 +12,7 @@ import {
   Scalar,
   visit,
 } from 'yaml';
-import type { Document } from 'yaml';
+import type { Document, Node } from 'yaml';
 import { z } from 'zod';
 import { redactUrl } from '../redact.js';
 import { isNetworkUrl } from './camera-url.js';
@@ -125,7 +125,8 @@ function parse(
     throw new ConfigError([{ file, line: 1, col: 1, path: '', message: tooLarge(text.length) }]);
   }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  // merge: YAML 1.1 merge keys (`<<: *defaults`), which many hand-written configs use.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
   const problems: ConfigProblem[] = [];
   const add = (offset: number, path: readonly Seg[], message: string): void => {
     const { line, col } = lineCounter.linePos(offset);
@@ -146,12 +147,24 @@ function parse(
   }
   if (problems.length) throw new ConfigError(sortUnique(problems));
 
+  // Aliases may be used freely, as long as what they expand to stays the size of a real config ("billion laughs").
+  const bomb = aliasBomb(doc);
+  if (bomb) {
+    add(
+      bomb.range?.[0] ?? 0,
+      [],
+      `aliases here expand the document to more than ${MAX_EXPANDED_NODES} values; ` +
+        'use fewer (or less deeply nested) aliases',
+    );
+    throw new ConfigError(problems);
+  }
+
   const { failed: envFailed, substituted } = substituteEnv(doc, env, (node, path, name) =>
     add(node.range?.[0] ?? 0, path, `environment variable "${name}" is not set`),
   );
 
   // Apply `defaults:` to every room; unknown keys under defaults are reported here, once.
-  const raw: unknown = doc.toJS() ?? {};
+  const raw: unknown = doc.toJS({ maxAliasCount: -1 }) ?? {};
   const defaultsSpot = walk(doc, doc.contents, [], ['defaults']);
   const defaultsNode = defaultsSpot.rest.length ? undefined : defaultsSpot.node;
   let data = raw;
@@ -277,6 +290,37 @@ function substituteEnv(
     },
   });
   return { failed, substituted };
+}
+
+/** A document of a thousand rooms has ~30,000 values; anything past this is an alias expansion attack. */
+export const MAX_EXPANDED_NODES = 1_000_000;
+
+/**
+ * The alias at which the document, with every alias expanded, grows past MAX_EXPANDED_NODES values (or that refers
+ * to a node containing itself); undefined when it stays below. Linear: each node's expanded size is counted once.
+ */
+function aliasBomb(doc: Document): Node | undefined {
+  const sizes = new Map<unknown, number>();
+  let culprit: Node | undefined;
+  const size = (node: unknown): number => {
+    if (culprit) return Infinity;
+    const known = sizes.get(node);
+    if (known !== undefined) return known;
+    sizes.set(node, Infinity); // while counting: an alias back into this node never ends
+    let n = 1;
+    if (isAlias(node)) {
+      n = size(node.resolve(doc));
+      if (n > MAX_EXPANDED_NODES) culprit ??= node;
+    } else if (isMap(node)) {
+      for (const pair of node.items) n += size(pair.key) + size(pair.value);
+    } else if (isSeq(node)) {
+      for (const item of node.items) n += size(item);
+    }
+    sizes.set(node, n);
+    return n;
+  };
+  const total = size(doc.contents);
+  return culprit ?? (total > MAX_EXPANDED_NODES ? (doc.contents ?? undefined) : undefined);
 }
 
 /** The parser's message, with a hint for the usual cause: an unquoted `${NAME}` inside `{ }` or `[ ]`. */

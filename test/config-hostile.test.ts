@@ -1,0 +1,64 @@
+/** Issue 11: configs that are large, alias-heavy or at the edges of what the schema accepts. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfig, type ConfigProblem } from '../src/config/load.js';
+
+/** Problems of an invalid config, without the file name. */
+function problems(text: string): Omit<ConfigProblem, 'file'>[] {
+  try {
+    parseConfig(text, 'rooms.yaml', {});
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems.map(({ file: _file, ...p }) => p);
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('YAML aliases', () => {
+  it('one anchor merged into 101 rooms is a valid config', () => {
+    const rooms = Array.from({ length: 101 }, (_, i) => `  - { <<: *room, id: r${i}, locationId: L${i} }`);
+    const text = [
+      'sink: stdout',
+      'defaults: &room { locationType: space, camera: { url: x.mp4 } }',
+      'rooms:',
+      ...rooms,
+    ].join('\n');
+    const cfg = parseConfig(text, 'rooms.yaml', {});
+    expect(cfg.rooms).toHaveLength(101);
+    expect(cfg.rooms[100]).toMatchObject({ id: 'r100', locationType: 'space', camera: { url: 'x.mp4' } });
+  });
+
+  it('a "billion laughs" document is a config error at the line of the alias that explodes', () => {
+    const levels = Array.from({ length: 9 }, (_, i) =>
+      i === 0
+        ? 'a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]'
+        : `a${i}: &a${i} [${Array(10)
+            .fill(`*a${i - 1}`)
+            .join(', ')}]`,
+    );
+    const found = problems(`sink: stdout\n${levels.join('\n')}\nrooms: []\n`);
+    expect(found).toHaveLength(1);
+    expect(found[0]!.message).toMatch(/^aliases here expand the document to more than 1000000 values/);
+    // a5 expands to 1,111,111 values (each list counts too): the first alias to it (in a6, line 8) explodes.
+    expect(found[0]).toMatchObject({ line: 8, col: 10 });
+  });
+
+  it('an alias inside itself is refused, not followed forever', () => {
+    expect(problems('sink: stdout\nloop: &l [1, *l]\nrooms: []\n')[0]?.message).toMatch(
+      /^aliases here expand/,
+    );
+  });
+});
+
+describe('size', () => {
+  it('a file over 1 MiB is refused without being read; so is text that long', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'roomcount-')), 'big.yaml');
+    writeFileSync(file, `sink: stdout\n${'#'.repeat(2 * 1024 * 1024)}\n`);
+    expect(() => loadConfig(file, {})).toThrow(
+      `${file}:1:1: the file is 2097166 bytes; a configuration may be at most 1048576 (1 MiB)`,
+    );
+    expect(problems(`sink: stdout\n${' '.repeat(1024 * 1024)}`)[0]?.message).toMatch(/at most 1048576/);
+  });
+});
