@@ -4,7 +4,7 @@ import { loadConfig, ConfigError, maskConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { parseInputSize, parseScore, parseTiles } from './commands/detector-options.js';
 import type { TileSetting } from './detect/detector.js';
-import { COCO_SSD_BASES, MODELS } from './config/schema.js';
+import { COCO_SSD_BASES, MAX_TIMER_SECONDS, MODELS } from './config/schema.js';
 import { MODEL_DESCRIPTORS } from './detect/models.js';
 
 const EXIT_BAD_CONFIG = 2;
@@ -166,7 +166,8 @@ withModelOptions(
       'give up when the camera sends no picture within this long',
       (v: string) => {
         const n = Number(v);
-        if (!(n > 0)) throw new Error(`expected a positive number of seconds, got "${v}"`);
+        if (!(n > 0 && n <= MAX_TIMER_SECONDS))
+          throw new Error(`expected a number of seconds from 0 to ${MAX_TIMER_SECONDS}, got "${v}"`);
         return n;
       },
       15,

@@ -62,3 +62,51 @@ describe('size', () => {
     expect(problems(`sink: stdout\n${' '.repeat(1024 * 1024)}`)[0]?.message).toMatch(/at most 1048576/);
   });
 });
+
+describe('messages at the edges', () => {
+  it('a missing enum key is named with its choices (it said "got undefined undefined")', () => {
+    expect(problems('sink: stdout\nrooms:\n  - { id: r, locationId: L, camera: { url: x.mp4 } }\n')).toEqual([
+      {
+        line: 3,
+        col: 5,
+        path: 'rooms[0]',
+        message: 'missing required key "locationType" (one of level, location, place, space, zone)',
+      },
+    ]);
+  });
+
+  it('every duration is bounded by what a Node timer can hold (2^31-1 ms), at file:line:col', () => {
+    const limit = 'must be at most 2147483 (about 24 days, the longest a timer can wait)';
+    const text = [
+      'sink: stdout',
+      'defaults: { heartbeatSeconds: 2147484, stationaryMinutes: 35792 }',
+      'rooms:',
+      '  - id: r',
+      '    locationId: L',
+      '    locationType: space',
+      '    staleSeconds: 1e12',
+      '    minStableSeconds: 3000000',
+      '    emptyHoldSeconds: 3000000',
+      '    minEventIntervalSeconds: 3000000',
+      '    sampleFps: 0.000001',
+      '    camera: { url: x.mp4, watchdogSeconds: 2147484 }',
+    ].join('\n');
+    expect(problems(text)).toEqual([
+      { line: 2, col: 31, path: 'defaults.heartbeatSeconds', message: limit },
+      { line: 2, col: 59, path: 'defaults.stationaryMinutes', message: limit },
+      { line: 7, col: 19, path: 'rooms[0].staleSeconds', message: limit },
+      { line: 8, col: 23, path: 'rooms[0].minStableSeconds', message: limit },
+      { line: 9, col: 23, path: 'rooms[0].emptyHoldSeconds', message: limit },
+      { line: 10, col: 30, path: 'rooms[0].minEventIntervalSeconds', message: limit },
+      {
+        line: 11,
+        col: 16,
+        path: 'rooms[0].sampleFps',
+        message: 'must be at least 0.0000116 (one frame a day)',
+      },
+      { line: 12, col: 44, path: 'rooms[0].camera.watchdogSeconds', message: limit },
+    ]);
+    const ok = text.replace(/: (2147484|3000000|1e12)/g, ': 2147483').replace(/35792/, '35791');
+    expect(() => parseConfig(ok.replace('0.000001', '0.0000116'), 'rooms.yaml', {})).not.toThrow();
+  });
+});

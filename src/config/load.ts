@@ -209,8 +209,10 @@ function parse(
     }
     const spot = locate(path);
     if (envFailed.has(spot.node)) continue; // already reported as a missing variable
-    if (issue.code === 'invalid_type' && issue.input === undefined && typeof path.at(-1) === 'string') {
-      add(offsetOf(spot, false), spot.at, `missing required key "${spot.rest.join('.')}"`);
+    if (issue.code !== 'custom' && issue.input === undefined && typeof path.at(-1) === 'string') {
+      // A key that is not there: zod reports it as a wrong type, or for an enum as a wrong value (of undefined).
+      const values = issue.code === 'invalid_value' ? ` (one of ${issue.values.join(', ')})` : '';
+      add(offsetOf(spot, false), spot.at, `missing required key "${spot.rest.join('.')}"${values}`);
     } else if (substituted.has(spot.node)) {
       // A value from the environment may be a secret: say what is wrong with it without showing it.
       const message = humanizeIssue(issue as z.core.$ZodRawIssue, true) ?? issue.message;
@@ -496,10 +498,12 @@ const TYPE_NAMES: Record<string, string> = { object: 'mapping', array: 'list', i
 /** A value for a message; `hidden` (it came from the environment, and may be a secret) names only its kind. */
 function describe(value: unknown, hidden = false): string {
   if (hidden) {
+    if (value === undefined) return 'nothing';
     const kind = value === null ? 'an empty value' : Array.isArray(value) ? 'a list' : `a ${typeof value}`;
     return `${kind} from the environment (value not shown)`;
   }
   if (value === null) return 'an empty value';
+  if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'string') {

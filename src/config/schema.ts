@@ -18,6 +18,14 @@ const ONNX_MODELS: readonly string[] = MODEL_DESCRIPTORS.filter((d) => d.runtime
 export const COCO_SSD_BASES = ['lite_mobilenet_v2', 'mobilenet_v1', 'mobilenet_v2'] as const;
 export const ANCHORS = ['bottom-center', 'center'] as const;
 
+/** Node timers hold at most 2^31−1 ms (about 24.8 days); a longer delay overflows and fires after 1 ms. */
+export const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+const TIMER_LIMIT = `must be at most ${MAX_TIMER_SECONDS} (about 24 days, the longest a timer can wait)`;
+/** A duration in seconds (or, with `perSecond` 1/60, minutes) that a timer may wait for. */
+const duration = (perSecond = 1) => z.number().max(Math.floor(MAX_TIMER_SECONDS * perSecond), TIMER_LIMIT);
+/** One frame a day: the camera watchdog (5 frame intervals) and the frame timer stay within a timer's range. */
+const MIN_SAMPLE_FPS = 1 / 86_400;
+
 const camera = z.strictObject({
   /** rtsp://, rtsps://, file: URL or a local file path. */
   url: z.string().min(1),
@@ -28,7 +36,7 @@ const camera = z.strictObject({
   /** Decode key frames only (ffmpeg -skip_frame nokey): ~6x less CPU at 1080p; sampling then follows the GOP. */
   keyframesOnly: z.boolean().default(false),
   /** No frame for this many seconds → ffmpeg is restarted. Default: max(10, 5 / sampleFps). */
-  watchdogSeconds: z.number().positive().optional(),
+  watchdogSeconds: duration().positive().optional(),
 });
 
 const region = z.strictObject({
@@ -56,9 +64,14 @@ const areaFraction = z.number().min(0).max(1);
 
 /** Keys that may appear in a room and under `defaults:`. */
 export const roomSettingsShape = {
-  sampleFps: z.number().positive().max(30).default(1),
+  sampleFps: z
+    .number()
+    .positive()
+    .max(30)
+    .refine((v) => !(v > 0) || v >= MIN_SAMPLE_FPS, 'must be at least 0.0000116 (one frame a day)')
+    .default(1),
   windowSeconds: z.number().positive().max(3600).default(10),
-  heartbeatSeconds: z.number().min(0).default(0),
+  heartbeatSeconds: duration().min(0).default(0),
   /** How the counts in the window become one count: median, mode, max or a percentile p1..p99. */
   smoothing: z
     .string()
@@ -69,16 +82,16 @@ export const roomSettingsShape = {
     .transform((v) => v as SmoothingMethod)
     .default('median'),
   /** A new smoothed count must hold this long before it is reported. */
-  minStableSeconds: z.number().min(0).default(2),
+  minStableSeconds: duration().min(0).default(2),
   /**
    * Occupied → empty must hold this long (people step out briefly). 10, not 20: with `eval --video` on the COCO
    * slideshow, the one-by-one clip and degraded clips it was never worse and reports an emptied room 10 s sooner.
    */
-  emptyHoldSeconds: z.number().min(0).default(10),
+  emptyHoldSeconds: duration().min(0).default(10),
   /** At most one event per room per this many seconds. */
-  minEventIntervalSeconds: z.number().min(0).default(5),
+  minEventIntervalSeconds: duration().min(0).default(5),
   /** No frame for this long → the room's count is reported as unknown in status (nothing is sent). */
-  staleSeconds: z.number().positive().default(60),
+  staleSeconds: duration().positive().default(60),
   /** Raises (never lowers) detector.minScore for this room. */
   minScore: z.number().min(0).max(1).optional(),
   /** Ignore person boxes smaller than this fraction of the frame area (e.g. people seen through a glass wall). */
@@ -91,7 +104,9 @@ export const roomSettingsShape = {
    * A person-shaped box that stays put this long (a poster, a screen, a reflection) is suggested in /status as a
    * region.exclude polygon (never applied); 0 = off.
    */
-  stationaryMinutes: z.number().min(0).default(60),
+  stationaryMinutes: duration(1 / 60)
+    .min(0)
+    .default(60),
   camera: camera,
   region: region.default({ exclude: [], anchor: 'bottom-center' }),
 } as const;
