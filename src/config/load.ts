@@ -1,51 +1,34 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import {
-  isAlias,
-  isMap,
-  isNode,
-  isPair,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseDocument,
-  Scalar,
-  visit,
-} from 'yaml';
+import { isAlias, isMap, isNode, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import type { Document, Node } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { redactUrl } from '../redact.js';
 import { isNetworkUrl } from './camera-url.js';
+import { scalarKey, substituteEnv } from './env.js';
 import { preflight } from './preflight.js';
-import { configSchema, roomSchema, type Config } from './schema.js';
+import {
+  ConfigError,
+  describe,
+  formatPath,
+  humanize,
+  humanizeIssue,
+  isObj,
+  sortUnique,
+  syntaxMessage,
+  unknownKey,
+  unwrapUnion,
+  type ConfigProblem,
+  type Seg,
+} from './problems.js';
+import { configSchema, keysAt, roomSchema, type Config } from './schema.js';
 
-export interface ConfigProblem {
-  file: string;
-  /** 1-based. */
-  line: number;
-  /** 1-based. */
-  col: number;
-  /** Where in the YAML the position points, e.g. `rooms[1].camera.url`, `defaults.sampleFps`; '' for the file. */
-  path: string;
-  message: string;
-}
+export { ConfigError, type ConfigProblem } from './problems.js';
 
-const formatProblem = (p: ConfigProblem): string =>
-  `${p.file}:${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}`;
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(readonly problems: ConfigProblem[]) {
-    super(problems.map(formatProblem).join('\n'));
-  }
-}
-
-type Seg = string | number;
 type Obj = Record<string, unknown>;
 
 /** Keys a room may take from `defaults:`. */
 const DEFAULTABLE = Object.keys(roomSchema.shape).filter((k) => k !== 'id' && k !== 'locationId');
-const ENV_REF = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /** Larger than any real config (a thousand rooms take ~200 KiB): refused before it is read. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -222,8 +205,8 @@ function parse(
     }
   }
 
-  // zod skips the schema's refinements (duplicate room ids) when anything else is wrong: check them here too.
-  if (!result.success && isObj(data) && Array.isArray(data.rooms)) {
+  // Here rather than in the schema, which would skip this refinement whenever any other key is wrong.
+  if (isObj(data) && Array.isArray(data.rooms)) {
     const seen = new Map<unknown, number>();
     data.rooms.forEach((room: unknown, i: number) => {
       const id = isObj(room) ? room.id : undefined;
@@ -261,39 +244,6 @@ export function maskConfig(cfg: Config): unknown {
   return out;
 }
 
-/**
- * Replaces `${NAME}` in every string value (not keys) in place; `$${NAME}` stays a literal `${NAME}`. The result
- * is typed as the schema wants it there (see retypeFor), so `port: ${PORT}` gives a number and
- * `apiSecret: ${SECRET}` a string. Returns the nodes that referenced an unset variable, and those that took a
- * value from one.
- */
-function substituteEnv(
-  doc: Document,
-  env: NodeJS.ProcessEnv,
-  onMissing: (node: Scalar, path: Seg[], name: string) => void,
-): { failed: Set<unknown>; substituted: Set<unknown> } {
-  const failed = new Set<unknown>();
-  const substituted = new Set<unknown>();
-  visit(doc, {
-    Scalar(key, node, ancestors) {
-      if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
-      const out = node.value.replace(ENV_REF, (ref, escaped: string, name: string) => {
-        if (escaped) return ref.slice(1);
-        const value = env[name];
-        if (value !== undefined) {
-          substituted.add(node);
-          return value;
-        }
-        failed.add(node);
-        onMissing(node, pathOf(ancestors, node), name);
-        return ref;
-      });
-      node.value = retypeFor(pathOf(ancestors, node), out, node.type === Scalar.PLAIN);
-    },
-  });
-  return { failed, substituted };
-}
-
 /** A document of a thousand rooms has ~30,000 values; anything past this is an alias expansion attack. */
 export const MAX_EXPANDED_NODES = 1_000_000;
 
@@ -325,16 +275,6 @@ function aliasBomb(doc: Document): Node | undefined {
   return culprit ?? (total > MAX_EXPANDED_NODES ? (doc.contents ?? undefined) : undefined);
 }
 
-/** The parser's message, with a hint for the usual cause: an unquoted `${NAME}` inside `{ }` or `[ ]`. */
-function syntaxMessage(message: string, text: string, offset: number): string {
-  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
-  const lineEnd = text.indexOf('\n', offset);
-  const line = text.slice(lineStart, lineEnd < 0 ? undefined : lineEnd);
-  return /flow/i.test(message) && /(^|[^"'])\$\{/.test(line)
-    ? `${message} (inside { } or [ ], put quotes around \${NAME}: "\${NAME}")`
-    : message;
-}
-
 /** The text of the map key that starts at `offset`. */
 function keyAt(doc: Document, offset: number): string {
   let found = '';
@@ -347,36 +287,6 @@ function keyAt(doc: Document, offset: number): string {
     },
   });
   return found;
-}
-
-/**
- * The value a substituted scalar gets. Where the schema wants text (IDs, secrets, URLs) it stays text, even if
- * it looks like a number (a numeric secret must not become 12345, nor "0123" become 123); where it wants a
- * number or true/false, the text is read as YAML, quoted or not (`"${FPS}"` too, which flow mappings need).
- * At a key the schema does not know, an unquoted value is read as YAML and a quoted one stays text.
- */
-function retypeFor(path: readonly Seg[], text: string, plain: boolean): unknown {
-  const schemaPath = path[0] === 'defaults' ? ['rooms', 0, ...path.slice(1)] : path;
-  const types = new Set(schemasAt(configSchema, schemaPath).map((t) => defOf(t).type));
-  if (types.has('string') || types.has('enum') || types.has('literal')) return text;
-  if (types.has('number') || types.has('boolean')) return retype(text);
-  return plain ? retype(text) : text;
-}
-
-function retype(text: string): unknown {
-  const doc = parseDocument(text);
-  const value: unknown = doc.errors.length ? text : doc.toJS();
-  return typeof value === 'number' || typeof value === 'boolean' ? value : text;
-}
-
-/** The path of a node from `visit`'s ancestor list. */
-function pathOf(ancestors: readonly unknown[], node: unknown): Seg[] {
-  const path: Seg[] = [];
-  [...ancestors, node].forEach((cur, i, all) => {
-    if (isPair(cur)) path.push(scalarKey(cur.key));
-    else if (isSeq(cur)) path.push(cur.items.indexOf(all[i + 1] as never));
-  });
-  return path;
 }
 
 interface Spot {
@@ -410,19 +320,6 @@ function offsetOf(spot: Spot, preferKeyForEmpty = true): number {
   return keyStart ?? 0;
 }
 
-const scalarKey = (key: unknown): string => String(isScalar(key) ? key.value : key);
-
-function formatPath(path: readonly Seg[]): string {
-  return path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
-}
-
-function sortUnique(problems: ConfigProblem[]): ConfigProblem[] {
-  const unique = new Map(problems.map((p) => [formatProblem(p), p]));
-  return [...unique.values()].sort((a, b) => a.line - b.line || a.col - b.col);
-}
-
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 const pick = (o: Obj, keys: readonly string[]): Obj =>
   Object.fromEntries(Object.entries(o).filter(([k]) => keys.includes(k)));
 
@@ -432,119 +329,4 @@ function merge(base: unknown, over: unknown): unknown {
   const out: Obj = { ...base };
   for (const [k, v] of Object.entries(over)) out[k] = merge(base[k], v);
   return out;
-}
-
-/** A failed union reports the issues of its closest branch (the one with the fewest issues). */
-function unwrapUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
-  if (issue.code !== 'invalid_union' || !issue.errors.length) return [issue];
-  const best = issue.errors.reduce((a, b) => (b.length < a.length ? b : a));
-  return best.flatMap((i) => unwrapUnion({ ...i, path: [...issue.path, ...i.path] }));
-}
-
-/** The keys the schema allows at a path (for "did you mean" suggestions). */
-function keysAt(schema: z.ZodType, path: readonly Seg[]): string[] {
-  return schemasAt(schema, path).flatMap((s) => Object.keys(defOf(s).shape ?? {}));
-}
-
-/** The parts of a zod schema the walks below look at. */
-function defOf(schema: z.ZodType) {
-  return schema.def as unknown as {
-    type: string;
-    innerType?: z.ZodType;
-    in?: z.ZodType;
-    options?: z.ZodType[];
-    shape?: Record<string, z.ZodType>;
-    element?: z.ZodType;
-  };
-}
-
-/**
- * The schemas a value at `path` is checked against: defaults/optionals and pipes unwrapped, every option of a
- * union followed.
- */
-function schemasAt(schema: z.ZodType, path: readonly Seg[]): z.ZodType[] {
-  const def = defOf(schema);
-  if (def.innerType) return schemasAt(def.innerType, path);
-  if (def.type === 'pipe' && def.in) return schemasAt(def.in, path);
-  if (def.options) return def.options.flatMap((o) => schemasAt(o, path));
-  const [seg, ...rest] = path;
-  if (seg === undefined) return [schema];
-  const next = typeof seg === 'number' ? def.element : def.shape?.[seg];
-  return next ? schemasAt(next, rest) : [];
-}
-
-function unknownKey(key: string, known: readonly string[]): string {
-  const best = known
-    .map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) }))
-    .sort((a, b) => a.d - b.d)[0];
-  return `unknown key "${key}"${best && best.d <= 2 && best.d < key.length ? ` (did you mean "${best.k}"?)` : ''}`;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
-
-const BOUNDS = { too_small: ['greater than', 'at least'], too_big: ['less than', 'at most'] } as const;
-const TYPE_NAMES: Record<string, string> = { object: 'mapping', array: 'list', int: 'integer' };
-
-/** A value for a message; `hidden` (it came from the environment, and may be a secret) names only its kind. */
-function describe(value: unknown, hidden = false): string {
-  if (hidden) {
-    if (value === undefined) return 'nothing';
-    const kind = value === null ? 'an empty value' : Array.isArray(value) ? 'a list' : `a ${typeof value}`;
-    return `${kind} from the environment (value not shown)`;
-  }
-  if (value === null) return 'an empty value';
-  if (value === undefined) return 'nothing';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') {
-    const shown = redactUrl(value);
-    return `string ${JSON.stringify(shown.length > 40 ? `${shown.slice(0, 40)}…` : shown)}`;
-  }
-  return `${typeof value} ${String(value)}`;
-}
-
-/** zod error map: short, YAML-flavoured messages. Messages set in the schema still win. */
-const humanize: z.core.$ZodErrorMap = (issue) => humanizeIssue(issue, false);
-
-/** The message for an issue; `hidden`: the value came from the environment and is not shown. */
-function humanizeIssue(issue: z.core.$ZodRawIssue, hidden: boolean): string | undefined {
-  switch (issue.code) {
-    case 'invalid_type':
-      return `expected ${TYPE_NAMES[issue.expected] ?? issue.expected}, got ${describe(issue.input, hidden)}`;
-    case 'invalid_value':
-      return issue.values.length === 1
-        ? `expected ${JSON.stringify(issue.values[0])}, got ${describe(issue.input, hidden)}`
-        : `expected one of ${issue.values.join(', ')}; got ${describe(issue.input, hidden)}`;
-    case 'too_small':
-    case 'too_big': {
-      const small = issue.code === 'too_small';
-      const limit = String(small ? issue.minimum : issue.maximum);
-      if (issue.origin === 'array') return `needs ${small ? 'at least' : 'at most'} ${limit} item(s)`;
-      if (issue.origin === 'string' && small && limit === '1') return 'must not be empty';
-      const bound = BOUNDS[issue.code][issue.inclusive ? 1 : 0];
-      return `must be ${bound} ${limit}${issue.origin === 'string' ? ' characters long' : ''}`;
-    }
-    case 'invalid_union': {
-      const { discriminator: key, input } = issue;
-      const options = (issue as { options?: unknown[] }).options?.join(', ');
-      if (!key || !options || !isObj(input)) return undefined;
-      return key in input
-        ? `expected one of ${options}; got ${describe(input[key], hidden)}`
-        : `missing required key "${key}" (one of ${options})`;
-    }
-    case 'invalid_format':
-      return issue.format === 'url' ? `expected a URL, got ${describe(issue.input, hidden)}` : undefined;
-    default:
-      return undefined;
-  }
 }

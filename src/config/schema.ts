@@ -191,18 +191,8 @@ export const configSchema = z
         message: 'sink is "calven" but calven.auth is missing (use sink: stdout for a dry run)',
       });
     }
-    const seen = new Map<string, number>();
+    // Duplicate room ids: checked by the loader (src/config/load.ts), also when other keys are wrong.
     cfg.rooms.forEach((room, i) => {
-      const first = seen.get(room.id);
-      if (first !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['rooms', i, 'id'],
-          message: `duplicate room id "${room.id}" (also rooms[${first}])`,
-        });
-      } else {
-        seen.set(room.id, i);
-      }
       if (
         room.minBoxArea !== undefined &&
         room.maxBoxArea !== undefined &&
@@ -259,3 +249,35 @@ export type RoomConfig = Config['rooms'][number];
 export type DetectorConfig = Config['detector'];
 export type LocationType = (typeof LOCATION_TYPES)[number];
 export type CocoSsdBase = (typeof COCO_SSD_BASES)[number];
+
+/** The keys the schema allows at a path (for "did you mean" suggestions). */
+export function keysAt(schema: z.ZodType, path: readonly (string | number)[]): string[] {
+  return schemasAt(schema, path).flatMap((s) => Object.keys(defOf(s).shape ?? {}));
+}
+
+/** The parts of a zod schema the walks below look at. */
+export function defOf(schema: z.ZodType) {
+  return schema.def as unknown as {
+    type: string;
+    innerType?: z.ZodType;
+    in?: z.ZodType;
+    options?: z.ZodType[];
+    shape?: Record<string, z.ZodType>;
+    element?: z.ZodType;
+  };
+}
+
+/**
+ * The schemas a value at `path` is checked against: defaults/optionals and pipes unwrapped, every option of a
+ * union followed.
+ */
+export function schemasAt(schema: z.ZodType, path: readonly (string | number)[]): z.ZodType[] {
+  const def = defOf(schema);
+  if (def.innerType) return schemasAt(def.innerType, path);
+  if (def.type === 'pipe' && def.in) return schemasAt(def.in, path);
+  if (def.options) return def.options.flatMap((o) => schemasAt(o, path));
+  const [seg, ...rest] = path;
+  if (seg === undefined) return [schema];
+  const next = typeof seg === 'number' ? def.element : def.shape?.[seg];
+  return next ? schemasAt(next, rest) : [];
+}
