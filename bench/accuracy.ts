@@ -16,6 +16,7 @@ import { Writable } from 'node:stream';
 import { evalDataset, SWEEP_SCORES } from '../src/commands/eval.js';
 import { countMetrics } from '../src/eval/metrics.js';
 import type { TileSetting } from '../src/detect/detector.js';
+import { modelDescriptor } from '../src/detect/models.js';
 
 const SHARED_MODELS = path.resolve('../shared/models');
 const DEFAULT_SETS = [
@@ -28,34 +29,31 @@ const DEFAULT_SETS = [
 interface Config {
   name: string;
   model: string;
-  file?: string;
   tiles?: TileSetting;
   inputSize?: number;
 }
 
 /** Named after the model alone: the model as shipped (its own tiles, size and threshold). */
 const CONFIGS: Config[] = [
-  { name: 'rtmdet-nano', model: 'rtmdet-nano', file: 'rtmdet_nano_person.onnx' },
-  { name: 'yolox-nano', model: 'yolox-nano', file: 'yolox_nano.onnx' },
-  { name: 'nanodet-plus', model: 'nanodet-plus', file: 'nanodet_plus_m_416.onnx' },
+  { name: 'rtmdet-nano', model: 'rtmdet-nano' },
+  { name: 'yolox-nano', model: 'yolox-nano' },
+  { name: 'nanodet-plus', model: 'nanodet-plus' },
   { name: 'centernet', model: 'centernet' },
   { name: 'centernet one pass', model: 'centernet', tiles: 'off' },
   { name: 'centernet tiles', model: 'centernet', tiles: 'auto' },
-  { name: 'yolox-nano one pass', model: 'yolox-nano', file: 'yolox_nano.onnx', tiles: 'off' },
-  { name: 'yolox-nano tiles', model: 'yolox-nano', file: 'yolox_nano.onnx', tiles: 'auto' },
-  { name: 'nanodet-plus one pass', model: 'nanodet-plus', file: 'nanodet_plus_m_416.onnx', tiles: 'off' },
-  { name: 'nanodet-plus tiles', model: 'nanodet-plus', file: 'nanodet_plus_m_416.onnx', tiles: 'auto' },
+  { name: 'yolox-nano one pass', model: 'yolox-nano', tiles: 'off' },
+  { name: 'yolox-nano tiles', model: 'yolox-nano', tiles: 'auto' },
+  { name: 'nanodet-plus one pass', model: 'nanodet-plus', tiles: 'off' },
+  { name: 'nanodet-plus tiles', model: 'nanodet-plus', tiles: 'auto' },
   ...[320, 416, 448, 480, 512, 576, 640].map((size) => ({
     name: `rtmdet-nano ${size}`,
     model: 'rtmdet-nano',
-    file: 'rtmdet_nano_person.onnx',
     tiles: 'off' as const,
     inputSize: size,
   })),
   {
     name: 'rtmdet-nano 416 tiles',
     model: 'rtmdet-nano',
-    file: 'rtmdet_nano_person.onnx',
     tiles: 'auto',
     inputSize: 416,
   },
@@ -90,7 +88,8 @@ async function shipped(sets: readonly (readonly [string, string])[]): Promise<vo
   ];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
   for (const c of CONFIGS.filter((c) => c.name === c.model)) {
-    const modelPath = c.file && path.join(SHARED_MODELS, c.file);
+    const file = modelDescriptor(c.model).weights?.file;
+    const modelPath = file && path.join(SHARED_MODELS, file);
     if (modelPath && !existsSync(modelPath)) continue;
     const cells: string[] = [];
     let described = '';
@@ -124,7 +123,8 @@ async function main(): Promise<void> {
   const configs = CONFIGS.filter((c) => !only || only.includes(c.name));
   const rows: Row[] = [];
   for (const c of configs) {
-    const modelPath = c.file && path.join(SHARED_MODELS, c.file);
+    const file = modelDescriptor(c.model).weights?.file;
+    const modelPath = file && path.join(SHARED_MODELS, file);
     if (modelPath && !existsSync(modelPath)) {
       process.stderr.write(`skipping ${c.name}: ${modelPath} not found\n`);
       continue;

@@ -198,7 +198,7 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchRow[]> {
 
 /** Square letterbox and tiles for every model; dynamic-input models also at the frame's own aspect ratio. */
 function geometriesOf(d: ModelDescriptor): Geometry[] {
-  if (d.runtime === 'tfjs' && d.name === 'coco-ssd') return ['square']; // resizes to 300 × 300 itself
+  if (d.resizesItself) return ['square'];
   return d.size !== undefined ? ['square', 'native aspect', 'tiles'] : ['square', 'tiles'];
 }
 

@@ -3,7 +3,7 @@ import type { Config, DetectorConfig, RoomConfig } from '../config/schema.js';
 import { configSchema, MODELS } from '../config/schema.js';
 import type { Detector, TileSetting } from '../detect/detector.js';
 import type { DetectorChoice } from '../detect/index.js';
-import { defaultMinScore, modelDescriptor } from '../detect/models.js';
+import { defaultMinScore, INPUT_SIZE, modelDescriptor } from '../detect/models.js';
 import { AUTO_TILE_OVERLAP, MAX_TILES_PER_SIDE } from '../detect/geometry.js';
 
 export type ModelName = (typeof MODELS)[number];
@@ -70,8 +70,9 @@ export function parseTiles(value: string): TileSetting {
 /** Parses an `--input-size` value (a multiple of 32). */
 export function parseInputSize(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 128 || n > 1280 || n % 32 !== 0) {
-    throw new Error(`expected a multiple of 32 from 128 to 1280, got "${value}"`);
+  const { min, max, multipleOf } = INPUT_SIZE;
+  if (!Number.isInteger(n) || n < min || n > max || n % multipleOf !== 0) {
+    throw new Error(`expected a multiple of ${multipleOf} from ${min} to ${max}, got "${value}"`);
   }
   return n;
 }
@@ -113,10 +114,10 @@ export function configuredThreshold(
 /**
  * Detector settings for an annotated picture, which also shows the boxes a room ignores as too weak: the detector
  * reports down to WEAKEST_SHOWN_SCORE and the room's filter judges. Greedy NMS visits boxes by score, so the boxes
- * at or above the room's minScore, and so the count, are the same as with the room's own threshold. coco-ssd keeps
- * its minScore: it uses it as its NMS overlap threshold too, which would change the counted boxes.
+ * at or above the room's minScore, and so the count, are the same as with the room's own threshold. A model whose
+ * minScore is its NMS overlap threshold too (coco-ssd) keeps it: a lower one would change the counted boxes.
  */
 export function showingWeakDetections(cfg: DetectorChoice): DetectorChoice {
-  if (cfg.model === 'coco-ssd') return cfg;
+  if (cfg.model !== 'auto' && modelDescriptor(cfg.model).minScoreSetsNms) return cfg;
   return { ...cfg, minScore: Math.min(WEAKEST_SHOWN_SCORE, cfg.minScore ?? 1) };
 }

@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { peopleInRoom, roomFilterFrom, wholeFrameFilter, type RoomFilter } from '../count/region.js';
 import { createDetector } from '../detect/index.js';
+import { modelDescriptor } from '../detect/models.js';
 import { describeGeometry } from '../detect/describe.js';
 import type { Detection, DetectOptions, Detector } from '../detect/detector.js';
 import { readDataset, type Dataset } from '../eval/dataset.js';
@@ -66,10 +67,11 @@ export async function evalDataset(opts: EvalOptions): Promise<EvalResult> {
   if (dataset.items.length === 0) throw new Error(`dataset ${dataset.dir} has no images to score`);
   const detectorConfig = detectorConfigFrom(opts.config, opts);
   const room = roomOf(opts.config, opts.roomId);
-  if (opts.sweep && detectorConfig.model === 'coco-ssd') {
-    // coco-ssd uses minScore as its NMS IoU threshold too, so one run cannot stand for several thresholds.
+  const model = detectorConfig.model;
+  if (opts.sweep && model !== 'auto' && modelDescriptor(model).minScoreSetsNms) {
+    // Its NMS overlap threshold is minScore too, so one run cannot stand for several thresholds.
     throw new Error(
-      '--sweep does not work with coco-ssd (its NMS depends on minScore); run eval once per --min-score',
+      `--sweep does not work with ${model} (its NMS depends on minScore); run eval once per --min-score`,
     );
   }
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });

@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { isSmoothingMethod, type SmoothingMethod } from '../count/smoothing.js';
 import { MAX_TILES_PER_SIDE } from '../detect/geometry.js';
-import { MODEL_DESCRIPTORS, MODEL_NAMES } from '../detect/models.js';
+import {
+  DETECTOR_OPTIONS,
+  INPUT_SIZE,
+  MODEL_DESCRIPTORS,
+  MODEL_NAMES,
+  takesOption,
+} from '../detect/models.js';
 
 /** Normalised point [x, y], both 0..1 (0,0 = top-left of the picture). */
 const point = z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]);
@@ -10,10 +16,6 @@ const polygon = z.array(point).min(3, 'a polygon needs at least 3 points');
 export const LOCATION_TYPES = ['level', 'location', 'place', 'space', 'zone'] as const;
 /** `auto` (the most accurate installed model) and every model of src/detect/models.ts. */
 export const MODELS = ['auto', ...MODEL_NAMES] as const;
-/** Models whose weights are one ONNX file with a pinned sha256 (detector.sha256 may replace it). */
-const ONNX_MODELS: readonly string[] = MODEL_DESCRIPTORS.filter((d) => d.runtime === 'onnxruntime').map(
-  (d) => d.name,
-);
 /** coco-ssd base networks (fastest first). */
 export const COCO_SSD_BASES = ['lite_mobilenet_v2', 'mobilenet_v1', 'mobilenet_v2'] as const;
 export const ANCHORS = ['bottom-center', 'center'] as const;
@@ -161,9 +163,9 @@ export const configSchema = z
         inputSize: z
           .number()
           .int()
-          .min(128)
-          .max(1280)
-          .multipleOf(32, 'inputSize must be a multiple of 32')
+          .min(INPUT_SIZE.min)
+          .max(INPUT_SIZE.max)
+          .multipleOf(INPUT_SIZE.multipleOf, `inputSize must be a multiple of ${INPUT_SIZE.multipleOf}`)
           .optional(),
         tiles: tiles.optional(),
       })
@@ -206,20 +208,6 @@ export const configSchema = z
       }
     });
     const d = cfg.detector;
-    if (d.model !== 'coco-ssd' && d.base !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['detector', 'base'],
-        message: `detector.base applies to coco-ssd only (model is "${d.model}")`,
-      });
-    }
-    if (!ONNX_MODELS.includes(d.model) && d.sha256 !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['detector', 'sha256'],
-        message: `detector.sha256 applies to ${ONNX_MODELS.join(', ')} only (model is "${d.model}")`,
-      });
-    }
     if (d.modelPath !== undefined && d.model === 'auto') {
       ctx.addIssue({
         code: 'custom',
@@ -227,15 +215,18 @@ export const configSchema = z
         message: "detector.modelPath names one model's file: set detector.model to that model (not auto)",
       });
     }
-    const dynamic = MODEL_DESCRIPTORS.filter((m) => 'size' in m).map((m) => m.name as string);
-    if (d.inputSize !== undefined && d.model !== 'auto' && !dynamic.includes(d.model)) {
+    // Which model takes which key is the descriptors' to say (src/detect/models.ts).
+    for (const key of DETECTOR_OPTIONS) {
+      if (d[key] === undefined || takesOption(d.model, key) || (key === 'modelPath' && d.model === 'auto'))
+        continue;
+      const takers = MODEL_DESCRIPTORS.filter((m) => takesOption(m.name, key)).map((m) => m.name);
       ctx.addIssue({
         code: 'custom',
-        path: ['detector', 'inputSize'],
-        message: `detector.inputSize applies to models with a dynamic input (${dynamic.join(', ')}); ${d.model} has a fixed one`,
+        path: ['detector', key],
+        message: `detector.${key} applies to ${takers.join(', ')} only (model is "${d.model}")`,
       });
     }
-    if (d.model === 'coco-ssd' && d.modelPath !== undefined && d.modelUrl !== undefined) {
+    if (d.modelPath !== undefined && d.modelUrl !== undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['detector', 'modelUrl'],

@@ -60,6 +60,15 @@ export interface ModelDescriptor {
   tiles: TileSetting;
   /** Dynamic inputs: default short side. */
   size?: number;
+  /** detector keys this model takes besides those every model takes, its weights' sha256 and its input size. */
+  options?: readonly ('modelUrl' | 'base')[];
+  /**
+   * The model uses minScore as its NMS overlap threshold too: a run at a lower threshold changes the boxes above
+   * the higher one (no threshold sweep from one run, no "weak boxes" shown in pictures).
+   */
+  minScoreSetsNms?: boolean;
+  /** The model resizes every frame to its own input itself: only a whole-frame (square) geometry is meaningful. */
+  resizesItself?: boolean;
   load(opts: LoadOptions): Promise<PersonModel>;
 }
 
@@ -149,6 +158,9 @@ export const MODEL_DESCRIPTORS = [
     title: '@tensorflow-models/coco-ssd (weights: `roomcount models fetch coco-ssd --dir DIR`)',
     runtime: 'tfjs',
     modelPathKind: 'model.json or folder',
+    options: ['modelUrl', 'base'],
+    minScoreSetsNms: true,
+    resizesItself: true, // to 300 × 300
     minScore: 0.3,
     tiles: 'off',
     load: async (o) => {
@@ -166,6 +178,27 @@ export function modelDescriptor(name: string): ModelDescriptor {
   if (!d) throw new Error(`unknown detector model "${name}"; use one of auto, ${MODEL_NAMES.join(', ')}`);
   return d;
 }
+
+/** detector keys that only some models take (every model takes minScore and tiles). */
+export const DETECTOR_OPTIONS = ['modelPath', 'modelUrl', 'sha256', 'base', 'inputSize'] as const;
+export type DetectorOption = (typeof DETECTOR_OPTIONS)[number];
+
+/**
+ * Whether a model takes a detector key: any model its own file (modelPath), ONNX models the file's sha256, dynamic
+ * inputs an input size, and the keys its descriptor lists. `auto` takes only what holds whichever model it picks
+ * (inputSize, for a dynamic one); the file keys name one model's weights.
+ */
+export function takesOption(model: string, key: DetectorOption): boolean {
+  if (model === 'auto') return key === 'inputSize';
+  const d = modelDescriptor(model);
+  if (key === 'modelPath') return true;
+  if (key === 'sha256') return d.runtime === 'onnxruntime';
+  if (key === 'inputSize') return d.size !== undefined;
+  return d.options?.includes(key) ?? false;
+}
+
+/** The short sides a dynamic-input model may run at (detector.inputSize, --input-size). */
+export const INPUT_SIZE = { min: 128, max: 1280, multipleOf: 32 } as const;
 
 /** rtmdet-nano's best threshold (lowest mean MAE over the four evaluation sets) at the short sides measured. */
 const RTMDET_THRESHOLDS: readonly (readonly [number, number])[] = [
