@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { billionLaughs } from './helpers/config.js';
 import { tempDir } from './helpers/media.js';
 
 const run = promisify(execFile);
@@ -111,14 +112,7 @@ describe('roomcount check-config', () => {
   });
 
   it('a "billion laughs" file is a config error (exit 2) naming the file and line', async () => {
-    const levels = Array.from({ length: 9 }, (_, i) =>
-      i === 0
-        ? 'a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]'
-        : `a${i}: &a${i} [${Array(10)
-            .fill(`*a${i - 1}`)
-            .join(', ')}]`,
-    );
-    const file = write('laughs.yaml', `sink: stdout\n${levels.join('\n')}\nrooms:\n${room}`);
+    const file = write('laughs.yaml', `sink: stdout\n${billionLaughs()}\nrooms:\n${room}`);
     const { code, stderr } = await refused(file);
     expect(code).toBe(2);
     expect(stderr).toContain(`${file}:8:10: aliases here expand the document to more than 1000000 values`);

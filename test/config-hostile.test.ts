@@ -3,18 +3,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseConfig, type ConfigProblem } from '../src/config/load.js';
+import { loadConfig, parseConfig } from '../src/config/load.js';
+import { billionLaughs, configProblems } from './helpers/config.js';
 
-/** Problems of an invalid config, without the file name. */
-function problems(text: string): Omit<ConfigProblem, 'file'>[] {
-  try {
-    parseConfig(text, 'rooms.yaml', {});
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems.map(({ file: _file, ...p }) => p);
-  }
-  throw new Error('expected a ConfigError');
-}
+const problems = (text: string) => configProblems(text);
 
 describe('YAML aliases', () => {
   it('one anchor merged into 101 rooms is a valid config', () => {
@@ -31,14 +23,7 @@ describe('YAML aliases', () => {
   });
 
   it('a "billion laughs" document is a config error at the line of the alias that explodes', () => {
-    const levels = Array.from({ length: 9 }, (_, i) =>
-      i === 0
-        ? 'a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]'
-        : `a${i}: &a${i} [${Array(10)
-            .fill(`*a${i - 1}`)
-            .join(', ')}]`,
-    );
-    const found = problems(`sink: stdout\n${levels.join('\n')}\nrooms: []\n`);
+    const found = problems(`sink: stdout\n${billionLaughs()}\nrooms: []\n`);
     expect(found).toHaveLength(1);
     expect(found[0]!.message).toMatch(/^aliases here expand the document to more than 1000000 values/);
     // a5 expands to 1,111,111 values (each list counts too): the first alias to it (in a6, line 8) explodes.

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, maskConfig, parseConfig, type ConfigProblem } from '../src/config/load.js';
+import { ConfigError, loadConfig, maskConfig, parseConfig } from '../src/config/load.js';
+import { configProblems } from './helpers/config.js';
 
 /** Template tag: drops the first newline and the common indentation, so line 1 is the first fixture line. */
 function yml(strings: TemplateStringsArray): string {
@@ -51,15 +52,7 @@ const FULL = yml`
 `;
 
 /** Problems of an invalid config, without the file name. */
-function problems(text: string, env: NodeJS.ProcessEnv = ENV): Omit<ConfigProblem, 'file'>[] {
-  try {
-    parseConfig(text, 'rooms.yaml', env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems.map(({ file: _file, ...p }) => p);
-  }
-  throw new Error('expected a ConfigError');
-}
+const problems = (text: string, env: NodeJS.ProcessEnv = ENV) => configProblems(text, env);
 
 describe('parseConfig: valid configs', () => {
   it('parses the CONTRACT example with env vars and defaults applied', () => {
