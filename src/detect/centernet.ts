@@ -6,8 +6,8 @@ import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { assertFrame, type Frame } from '../camera/frame.js';
 import type { Logger } from '../log.js';
 import { initTfBackend } from './backend.js';
-import type { Detection, PersonModel } from './detector.js';
-import type { ModelInput } from './geometry.js';
+import { checkMinScore, type Detection, type PersonModel } from './detector.js';
+import { clamp, type ModelInput } from './geometry.js';
 import { fileModelHandler } from './file-io.js';
 import { nms } from './nms.js';
 
@@ -55,7 +55,7 @@ export function defaultCenterNetModelPath(): string {
  */
 export async function loadCenterNet(opts: CenterNetOptions): Promise<PersonModel> {
   const { minScore, log } = opts;
-  if (!(minScore >= 0 && minScore <= 1)) throw new Error(`minScore must be within 0..1, got ${minScore}`);
+  checkMinScore(minScore);
   const backend = await initTfBackend(log);
   const modelJsonPath = path.resolve(opts.modelJsonPath ?? defaultCenterNetModelPath());
   const started = performance.now();
@@ -193,10 +193,6 @@ export function decodeCenterNet(
     out.push({ score, box: [x1, y1, x2, y2] });
   }
   return out;
-}
-
-function clamp(v: number, max: number): number {
-  return v < 0 ? 0 : v > max ? max : v;
 }
 
 /** Checks the graph has CenterNet's input/output and returns the (square) input size. */

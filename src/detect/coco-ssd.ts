@@ -7,8 +7,8 @@ import type { CocoSsdBase } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../redact.js';
 import { initTfBackend } from './backend.js';
-import type { Detection, PersonModel } from './detector.js';
-import type { ModelInput } from './geometry.js';
+import { checkMinScore, type Detection, type PersonModel } from './detector.js';
+import { clamp, type ModelInput } from './geometry.js';
 import { loadModelArtifacts } from './file-io.js';
 import { fsReason, verifySha256SumsIn } from './model-file.js';
 
@@ -55,7 +55,7 @@ export interface CocoSsdOptions {
  */
 export async function loadCocoSsd(opts: CocoSsdOptions): Promise<PersonModel> {
   const { minScore, log } = opts;
-  if (!(minScore >= 0 && minScore <= 1)) throw new Error(`minScore must be within 0..1, got ${minScore}`);
+  checkMinScore(minScore);
   const base = opts.base ?? COCO_SSD_DEFAULT_BASE;
   if (opts.modelPath === undefined && opts.modelUrl === undefined) {
     throw new Error(
@@ -178,8 +178,4 @@ export function personsFromCocoSsd(
     out.push({ score: o.score, box: [x1, y1, x2, y2] });
   }
   return out.sort((a, b) => b.score - a.score);
-}
-
-function clamp(v: number, max: number): number {
-  return v < 0 ? 0 : v > max ? max : v;
 }

@@ -70,3 +70,8 @@ export function withDetect(
     dispose: () => inner.dispose(),
   };
 }
+
+/** Loaders refuse a threshold outside 0..1 (the config and the flags check it too, with their place). */
+export function checkMinScore(minScore: number): void {
+  if (!(minScore >= 0 && minScore <= 1)) throw new Error(`minScore must be within 0..1, got ${minScore}`);
+}

@@ -140,3 +140,8 @@ function limitFactor(frame: Size, limit: FrameLimit): number {
   const long = Math.max(frame.width, frame.height);
   return Math.min(1, limit.shortSide / short, limit.longSide / long);
 }
+
+/** Clamps a coordinate to 0..max (a box edge to the frame). */
+export function clamp(v: number, max: number): number {
+  return v < 0 ? 0 : v > max ? max : v;
+}

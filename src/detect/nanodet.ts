@@ -1,11 +1,11 @@
 import type * as ort from 'onnxruntime-node';
 import { assertFrame, type Frame } from '../camera/frame.js';
 import type { Logger } from '../log.js';
-import type { Detection, PersonModel } from './detector.js';
-import type { ModelInput } from './geometry.js';
+import { checkMinScore, type Detection, type PersonModel } from './detector.js';
+import { clamp, type ModelInput } from './geometry.js';
 import { modelDescriptor } from './models.js';
 import { nms } from './nms.js';
-import { clamp, oneLine, openOnnxModel, planarInput, runOnnx, type PlanarSpec } from './onnx.js';
+import { oneLine, openOnnxModel, planarInput, runOnnx, type PlanarSpec } from './onnx.js';
 
 /**
  * NanoDet-Plus-m 416 (RangiLyu/nanodet, Apache-2.0; COCO, class 0 = person): the OpenCV Zoo export
@@ -42,7 +42,7 @@ interface Outputs {
 /** Loads NanoDet-Plus-m (ONNX) on onnxruntime-node's CPU provider; the file's sha256 is checked first. */
 export async function loadNanodet(opts: NanodetOptions): Promise<PersonModel> {
   const { minScore, log } = opts;
-  if (!(minScore >= 0 && minScore <= 1)) throw new Error(`minScore must be within 0..1, got ${minScore}`);
+  checkMinScore(minScore);
   const started = performance.now();
   const { session, file, threads } = await openOnnxModel({
     file: opts.modelPath,

@@ -216,8 +216,3 @@ function axisTaps(srcLen: number, dstLen: number): { i0: Int32Array; i1: Int32Ar
   }
   return { i0, i1, f };
 }
-
-/** Clamps a coordinate to 0..max. */
-export function clamp(v: number, max: number): number {
-  return v < 0 ? 0 : v > max ? max : v;
-}

@@ -1,11 +1,11 @@
 import type * as ort from 'onnxruntime-node';
 import { assertFrame, type Frame } from '../camera/frame.js';
 import type { Logger } from '../log.js';
-import type { Detection, PersonModel } from './detector.js';
-import { nativeInputSize, type ModelInput, type Size } from './geometry.js';
+import { checkMinScore, type Detection, type PersonModel } from './detector.js';
+import { clamp, nativeInputSize, type ModelInput, type Size } from './geometry.js';
 import { modelDescriptor } from './models.js';
 import { nms } from './nms.js';
-import { clamp, oneLine, openOnnxModel, planarInput, runOnnx, type PlanarSpec } from './onnx.js';
+import { oneLine, openOnnxModel, planarInput, runOnnx, type PlanarSpec } from './onnx.js';
 
 /**
  * RTMDet-nano person (OpenMMLab MMPose's RTMPose person detector, Apache-2.0; trained on COCO + Objects365
@@ -50,7 +50,7 @@ export interface RtmdetOptions {
 /** Loads RTMDet-nano (ONNX) on onnxruntime-node's CPU provider; the file's sha256 is checked first. */
 export async function loadRtmdet(opts: RtmdetOptions): Promise<PersonModel> {
   const { minScore, log } = opts;
-  if (!(minScore >= 0 && minScore <= 1)) throw new Error(`minScore must be within 0..1, got ${minScore}`);
+  checkMinScore(minScore);
   const size = Math.max(
     RTMDET_STRIDE,
     Math.round((opts.size ?? RTMDET_DEFAULT_SIZE) / RTMDET_STRIDE) * RTMDET_STRIDE,

@@ -1,11 +1,11 @@
 import type * as ort from 'onnxruntime-node';
 import { assertFrame, type Frame } from '../camera/frame.js';
 import type { Logger } from '../log.js';
-import type { Detection, PersonModel } from './detector.js';
-import type { ModelInput } from './geometry.js';
+import { checkMinScore, type Detection, type PersonModel } from './detector.js';
+import { clamp, type ModelInput } from './geometry.js';
 import { modelDescriptor } from './models.js';
 import { nms } from './nms.js';
-import { clamp, oneLine, openOnnxModel, planarInput, runOnnx, type PlanarSpec } from './onnx.js';
+import { oneLine, openOnnxModel, planarInput, runOnnx, type PlanarSpec } from './onnx.js';
 
 /**
  * sha256 of yolox_nano.onnx: the official Megvii YOLOX-Nano COCO weights exported to ONNX (opset 11) by
@@ -43,7 +43,7 @@ export interface YoloxOptions {
  */
 export async function loadYolox(opts: YoloxOptions): Promise<PersonModel> {
   const { minScore, log } = opts;
-  if (!(minScore >= 0 && minScore <= 1)) throw new Error(`minScore must be within 0..1, got ${minScore}`);
+  checkMinScore(minScore);
   const started = performance.now();
   const { session, file, threads } = await openOnnxModel({
     file: opts.modelPath,
