@@ -94,4 +94,19 @@ describe('messages at the edges', () => {
     const ok = text.replace(/: (2147484|3000000|1e12)/g, ': 2147483').replace(/35792/, '35791');
     expect(() => parseConfig(ok.replace('0.000001', '0.0000116'), 'rooms.yaml', {})).not.toThrow();
   });
+
+  it('a shard run would refuse (I >= N, N = 0) is refused here too', () => {
+    const room = 'rooms:\n  - { id: r, locationId: L, locationType: space, camera: { url: x.mp4 } }\n';
+    for (const shard of ['3/3', '0/0']) {
+      expect(problems(`sink: stdout\nshard: "${shard}"\n${room}`)).toEqual([
+        {
+          line: 2,
+          col: 8,
+          path: 'shard',
+          message: 'shard "I/N" needs 0 <= I < N (e.g. "0/3"): run refuses any other',
+        },
+      ]);
+    }
+    expect(() => parseConfig(`sink: stdout\nshard: "2/3"\n${room}`, 'rooms.yaml', {})).not.toThrow();
+  });
 });

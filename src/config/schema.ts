@@ -182,6 +182,10 @@ export const configSchema = z
     shard: z
       .string()
       .regex(/^\d+\/\d+$/, 'shard must look like "0/3"')
+      .refine((v) => {
+        const m = /^(\d+)\/(\d+)$/.exec(v); // not in that form: the regex above says so
+        return !m || Number(m[1]) < Number(m[2]);
+      }, 'shard "I/N" needs 0 <= I < N (e.g. "0/3"): run refuses any other')
       .optional(),
     rooms: z.array(roomSchema).min(1, 'at least one room is needed'),
   })
