@@ -56,4 +56,24 @@ describe('preflight', () => {
       },
     ]);
   });
+
+  it('a model.json must be one: JSON with a graph and a weights manifest', () => {
+    const dir = path.join(tmp.dir, 'json');
+    mkdirSync(dir);
+    const notes = path.join(dir, 'notes.json');
+    writeFileSync(notes, 'hello');
+    const other = path.join(dir, 'other.json');
+    writeFileSync(other, '{"name": "not a model"}');
+    const good = path.join(dir, 'model.json');
+    writeFileSync(good, '{"modelTopology": {}, "weightsManifest": []}');
+    const at = (p: string) => check(`sink: stdout\ndetector: { model: centernet, modelPath: ${p} }`);
+    expect(at(notes)).toEqual([
+      { path: ['detector', 'modelPath'], message: `${notes} is not a tfjs model.json: not JSON` },
+    ]);
+    expect(at(other)[0]?.message).toBe(
+      `${other} is not a tfjs model.json (no modelTopology and weightsManifest)`,
+    );
+    expect(at(good)).toEqual([]);
+    expect(at(dir)[0]?.message).toBe(`${dir} is a folder; name the model.json file in it`);
+  });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelPathKind } from './models.js';
@@ -77,6 +77,29 @@ export function fsReason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** A tfjs model.json (its graph, without the weights) is a few MB at most. */
+const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
+
+/** Why a tfjs model.json is not one: not JSON, or without a graph and weights manifest. A FIFO is not read. */
+function modelJsonProblem(file: string): string | undefined {
+  let st: Stats;
+  try {
+    st = statSync(file);
+  } catch (err) {
+    return `${file}: ${fsReason(err)}`;
+  }
+  if (!st.isFile() || st.size > MAX_MODEL_JSON_BYTES) return undefined; // the loader will say
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    return `${file} is not a tfjs model.json: ${err instanceof SyntaxError ? 'not JSON' : fsReason(err)}`;
+  }
+  const ok =
+    typeof json === 'object' && json !== null && 'modelTopology' in json && 'weightsManifest' in json;
+  return ok ? undefined : `${file} is not a tfjs model.json (no modelTopology and weightsManifest)`;
+}
+
 /** ONNX files are protobuf ModelProtos, which start with field 1 (ir_version, a varint): tag byte 0x08. */
 const ONNX_FIRST_BYTE = 0x08;
 /** Smaller than any real detector (the smallest we ship is 3.6 MB): a placeholder or a cut file. */
@@ -85,7 +108,7 @@ const MIN_ONNX_BYTES = 1024;
 /**
  * Why `file` cannot be the weights a model of this kind loads (undefined: it may be). Cheap and synchronous, for
  * checks before start (`check-config`, `run`): existence, file or folder, and for ONNX a size and first-byte sanity
- * check. A model.json is not read (it may be a FIFO or large); the loader checks it.
+ * check, for a model.json that it parses and has a graph (a FIFO or a huge file is left to the loader).
  */
 export function modelPathProblem(kind: ModelPathKind, file: string): string | undefined {
   let st: Stats;
@@ -96,9 +119,10 @@ export function modelPathProblem(kind: ModelPathKind, file: string): string | un
   }
   if (st.isDirectory()) {
     if (kind !== 'model.json or folder') return `${file} is a folder; name the ${kind} file in it`;
-    return existsSync(path.join(file, 'model.json')) ? undefined : `${file} holds no model.json`;
+    const json = path.join(file, 'model.json');
+    return existsSync(json) ? modelJsonProblem(json) : `${file} holds no model.json`;
   }
-  if (kind !== 'onnx') return undefined;
+  if (kind !== 'onnx') return modelJsonProblem(file);
   if (!st.isFile()) return `${file} is not a regular file`;
   if (st.size < MIN_ONNX_BYTES) return `${file} is ${st.size} bytes: too small to be an ONNX model`;
   const first = Buffer.alloc(1);
