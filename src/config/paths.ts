@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { Config } from './schema.js';
-import { isNetworkUrl } from '../camera/ffmpeg.js';
+import { isNetworkUrl } from '../camera/url.js';
 
 /** Relative paths in a config file (camera files, stateDir, modelPath) are relative to that file's folder. */
 export function resolveConfigPaths(config: Config, configDir: string): Config {
