@@ -12,8 +12,9 @@ const isSchemeChar = (c: number) => isLetter(c) || (c >= 48 && c <= 57) || c ===
 /** As the regular expression \s: ASCII white space, and the Unicode spaces (rare: tested the slow way). */
 const isSpace = (c: number) =>
   c <= 32 ? c === 32 || (c >= 9 && c <= 13) : c >= 0xa0 && /\s/.test(String.fromCharCode(c));
-/** Where a URL ends in free text: white space, quotes and angle brackets (JSON, HTML, ffmpeg's 'quoted' URLs). */
-const endsUrlInText = (c: number) => isSpace(c) || c === 34 || c === 39 || c === 60 || c === 62 || c === 96;
+/** Where a URL ends in free text: white space, double quotes, backticks and angle brackets (JSON, HTML, Markdown). A
+ * single quote does not: passwords hold them, and ffmpeg's 'quoted' URLs end in white space soon enough. */
+const endsUrlInText = (c: number) => isSpace(c) || c === 34 || c === 60 || c === 62 || c === 96;
 
 /** A URL's "scheme://" in a text: where the scheme starts and where what follows "://" starts. */
 interface SchemeAt {
