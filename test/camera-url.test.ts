@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { grabFrame } from '../src/camera/snapshot.js';
 import { cameraSource, checkCameraUrl, isNetworkUrl, localPath } from '../src/camera/url.js';
+import { parseConfig } from '../src/config/load.js';
+import { resolveConfigPaths } from '../src/config/paths.js';
 
 describe('cameraSource / checkCameraUrl', () => {
   it('rtsp and rtsps are network streams; a raw "@" in the password is fine', () => {
@@ -45,5 +48,23 @@ describe('cameraSource / checkCameraUrl', () => {
       expect(problem).not.toContain('secret');
     }
     expect(() => localPath('rtsp://cam/x')).toThrow(/not a local file/);
+  });
+
+  it('a URL of another scheme is not made into a path (its password would show in "no such file")', () => {
+    const yaml = (url: string) =>
+      `sink: stdout\nrooms:\n  - { id: r, locationId: L, locationType: space, camera: { url: "${url}" } }\n`;
+    const urlIn = (url: string) =>
+      resolveConfigPaths(parseConfig(yaml(url), 'x.yaml'), '/etc/roomcount').rooms[0]!.camera.url;
+    expect(urlIn('http://u:secret@cam/snap.jpg')).toBe('http://u:secret@cam/snap.jpg');
+    expect(urlIn('cams/room.jpg')).toBe('/etc/roomcount/cams/room.jpg');
+    expect(urlIn('file:///m/x.jpg')).toBe('file:///m/x.jpg');
+  });
+
+  it('snapshot: an unusable camera.url is a GrabError "invalid", before any ffmpeg', async () => {
+    await expect(grabFrame({ url: 'file://nas/x.jpg', transport: 'tcp' })).rejects.toMatchObject({
+      name: 'GrabError',
+      state: 'invalid',
+      message: expect.stringMatching(/^cannot get a picture from file:\/\/nas\/x\.jpg: .*another machine/),
+    });
   });
 });

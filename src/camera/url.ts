@@ -30,6 +30,15 @@ export function isNetworkUrl(url: string): boolean {
 }
 
 /**
+ * Whether camera.url starts with a URL scheme (rtsp:, file:, http:, …): then it is not a path, and must not be
+ * resolved as one (`http://u:p@cam/x` made into `/etc/roomcount/http:/u:p@cam/x` would hide what it is, and show
+ * its password in every "no such file"). One letter before ":" is not a scheme (C:\… is a path).
+ */
+export function hasUrlScheme(url: string): boolean {
+  return (SCHEME.exec(url)?.[1]?.length ?? 0) > 1;
+}
+
+/**
  * Classifies a camera URL, or throws a CameraUrlError. rtsp/rtsps: a network stream. file://: a local file (on
  * this machine: no other host, no encoded "/", valid escapes). A value without a scheme: a path. Anything else
  * (http://, udp://, pipe:, ...) is refused: ffmpeg would open it, but nothing here handles what it does.
@@ -38,11 +47,11 @@ export function cameraSource(url: string): CameraSource {
   if (isNetworkUrl(url)) return { kind: 'network', url: checkedNetworkUrl(url) };
   const scheme = SCHEME.exec(url)?.[1];
   if (scheme?.toLowerCase() === 'file') return { kind: 'file', path: fileUrlPath(url) };
-  // One letter before ":" is not taken for a scheme (C:\… on a Windows-made config): it is a path, and not found.
-  if (scheme && scheme.length > 1) {
+  if (hasUrlScheme(url)) {
+    // The URL is not shown: redaction knows "scheme://user:password@" only, and this may be anything.
     throw new CameraUrlError(
-      `"${scheme}:" camera URLs are not supported (${redactUrl(url)}): use rtsp://, rtsps://, a file:// URL ` +
-        'or a local file path (a file whose name holds ":" can be written ./name)',
+      `"${scheme}:" camera URLs are not supported: use rtsp://, rtsps://, a file:// URL or a local file path ` +
+        '(a file whose name holds ":" can be written ./name)',
     );
   }
   if (/[\0\n\r]/.test(url)) throw new CameraUrlError('the camera path holds a control character');

@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { Config } from './schema.js';
-import { isNetworkUrl } from '../camera/url.js';
+import { hasUrlScheme } from '../camera/url.js';
 
 /** Relative paths in a config file (camera files, stateDir, modelPath) are relative to that file's folder. */
 export function resolveConfigPaths(config: Config, configDir: string): Config {
@@ -14,7 +14,7 @@ export function resolveConfigPaths(config: Config, configDir: string): Config {
     },
     rooms: config.rooms.map((room) => {
       const url = room.camera.url;
-      const local = !isNetworkUrl(url) && !url.startsWith('file:');
+      const local = !hasUrlScheme(url);
       return local ? { ...room, camera: { ...room.camera, url: abs(url) } } : room;
     }),
   };
