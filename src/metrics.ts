@@ -10,6 +10,7 @@ const CAMERA_STATES: CameraState[] = [
   'unreachable',
   'ended',
   'stopped',
+  'invalid',
 ];
 
 export const EVENT_OUTCOMES = ['queued', 'sent', 'rejected', 'dead_lettered'] as const;

@@ -1,5 +1,6 @@
 import type { RoomConfig } from './config/schema.js';
-import { FfmpegCamera, type CameraOptions, type CameraState } from './camera/ffmpeg.js';
+import type { CameraOptions, CameraState } from './camera/ffmpeg.js';
+import { openFfmpegCamera, type FrameSource, type OpenCamera } from './camera/source.js';
 import type { Frame } from './camera/frame.js';
 import type { Detection, DetectOptions } from './detect/detector.js';
 import type { DetectionQueue } from './detect/queue.js';
@@ -19,6 +20,8 @@ export interface RoomStatus {
   locationType: string;
   camera: string;
   cameraState: CameraState;
+  /** Why the camera is in that state (ffmpeg's reason, credentials hidden), e.g. for `stalled` or `invalid`. */
+  cameraDetail: string;
   /** Seconds since the last frame arrived; null before the first one. */
   lastFrameAgeSeconds: number | null;
   /** No frame for staleSeconds: the room's count is unknown (the last reported count stands at Calven). */
@@ -43,9 +46,9 @@ export interface RoomDeps {
   metrics?: Metrics;
   /**
    * Makes the room's frame source from the options the room derives from its config (default: an FfmpegCamera
-   * with them). `roomcount eval --video` reads a file through it, paced and on media time.
+   * with them). `roomcount eval --video` reads a file through it, paced and on media time; tests pass a fake.
    */
-  camera?: (options: CameraOptions) => FfmpegCamera;
+  openCamera?: OpenCamera;
   /** The clock of the stale check (default Date.now); on media time, the camera's clock. */
   now?: () => number;
 }
@@ -79,7 +82,7 @@ export function roomDetectOptions(room: Pick<RoomConfig, 'tiles'>): DetectOption
 
 /** One room: camera → shared detector → region → smoothing → occupancy events. */
 export class Room {
-  private readonly camera: FfmpegCamera;
+  private readonly camera: FrameSource;
   private readonly smoother: CountSmoother;
   private readonly filter: RoomFilter;
   private readonly stationary: StationaryTracker | undefined;
@@ -110,7 +113,7 @@ export class Room {
         : undefined;
     this.now = deps.now ?? Date.now;
     const cameraOptions = roomCameraOptions(config, deps.limit);
-    this.camera = deps.camera ? deps.camera(cameraOptions) : new FfmpegCamera(cameraOptions);
+    this.camera = (deps.openCamera ?? openFfmpegCamera)(cameraOptions);
     this.camera.on('frame', (frame) => this.onFrame(frame));
     this.camera.on('state', (state, detail) => this.onCameraState(state, detail));
   }
@@ -143,6 +146,7 @@ export class Room {
       locationType: this.config.locationType,
       camera: this.camera.redactedUrl,
       cameraState: this.camera.state,
+      cameraDetail: this.camera.stateDetail,
       lastFrameAgeSeconds:
         this.lastFrameAt === undefined ? null : Math.round((now - this.lastFrameAt) / 100) / 10,
       stale: this.stale,
@@ -221,6 +225,7 @@ export class Room {
     const fields = { cameraState: state, detail, camera: this.camera.redactedUrl };
     if (state === 'streaming' || state === 'connecting' || state === 'stopped')
       this.log.info(fields, 'camera state');
+    else if (state === 'invalid') this.log.error(fields, 'camera.url cannot be used: this room does not run');
     else this.log.warn(fields, 'camera state');
     // No frames, no counts: the window restarts when frames come back (the last reported count stands).
     if (state !== 'streaming') this.smoother.resetWindow();

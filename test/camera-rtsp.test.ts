@@ -4,11 +4,13 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FfmpegCamera, type CameraOptions, type CameraState } from '../src/camera/ffmpeg.js';
 import { tempDir } from './helpers/media.js';
-import { childrenOf, makeH264Clip, startRtspServer, type RtspServer } from './helpers/rtsp.js';
+import { childrenOf, commandLineOf, makeH264Clip, startRtspServer, type RtspServer } from './helpers/rtsp.js';
 
 const USER = 'alice';
 const PASSWORD = 'letmein-7431';
 const WRONG_PASSWORD = 'guessed-9902';
+/** Everything that needs care on the way to ffmpeg: "/", space, "@" (percent-encoded in the URL), a raw "'". */
+const HARD_PASSWORD = "p/w d@x'q-5518";
 
 const base = {
   transport: 'tcp' as const,
@@ -244,5 +246,58 @@ describe('FfmpegCamera over RTSP (GStreamer test server on 127.0.0.1)', () => {
     // The first two may come close together (buffered while probing); then one a second.
     expect(rec.frames[3]! - rec.frames[1]!).toBeGreaterThan(1500);
     expect(new Set(rec.hashes).size).toBe(rec.hashes.length);
+  });
+
+  for (const auth of ['basic', 'digest'] as const) {
+    it(`${auth} auth, hard password: frames arrive, no ffmpeg's command line holds it, reconnects`, async () => {
+      const own = await server({ file: clip, user: USER, password: HARD_PASSWORD, auth });
+      const url = own.urlWith(USER, HARD_PASSWORD);
+      const cam = camera({ url });
+      const rec = record(cam);
+      const commandLines: string[] = [];
+      const look = () => {
+        // Every child but the RTSP servers (one may be starting, not yet known by its PID).
+        for (const pid of ffmpegChildren()) {
+          const line = commandLineOf(pid);
+          if (!line.includes('rtsp-server.py')) commandLines.push(line);
+        }
+      };
+      const watching = setInterval(look, 50);
+      try {
+        cam.start();
+        await waitFor('3 frames', () => rec.frames.length >= 3, 10_000);
+        look();
+        // The server restarts in the same place: ffmpeg exits, and a new one logs in again.
+        own.kill('SIGKILL');
+        await waitFor('unreachable', () => cam.state === 'unreachable', 3000);
+        const before = rec.frames.length;
+        await server({ file: clip, user: USER, password: HARD_PASSWORD, auth, port: own.port });
+        await waitFor('frames again', () => rec.frames.length > before + 2, 10_000);
+        look();
+      } finally {
+        clearInterval(watching);
+      }
+      expect(rec.states).toEqual(['streaming', 'unreachable', 'streaming']);
+      expect(cam.spawns).toBeGreaterThanOrEqual(2);
+      const seen = commandLines.filter(Boolean);
+      expect(seen.length).toBeGreaterThanOrEqual(2);
+      for (const line of seen) {
+        expect(line).toMatch(/ffmpeg .*-i pipe:3/);
+        for (const secret of [HARD_PASSWORD, encodeURIComponent(HARD_PASSWORD), 'p%2Fw', USER]) {
+          expect(line).not.toContain(secret);
+        }
+      }
+      for (const text of [...rec.details, cam.redactedUrl]) expect(text).not.toContain('d@x');
+    });
+  }
+
+  it('digest auth, wrong password: unauthorised, the password not shown', async () => {
+    const own = await server({ file: clip, user: USER, password: HARD_PASSWORD, auth: 'digest' });
+    const cam = camera({ url: own.urlWith(USER, `${HARD_PASSWORD}-wrong`) });
+    const rec = record(cam);
+    cam.start();
+    await waitFor('unauthorised', () => cam.state === 'unauthorised', 5000);
+    expect(rec.details[0]).toMatch(/401/);
+    for (const text of [...rec.details, cam.redactedUrl]) expect(text).not.toMatch(/d@x|d%40x|p%2Fw/);
   });
 });

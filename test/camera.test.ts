@@ -1,9 +1,12 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPriority } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import {
   buildFfmpegArgs,
+  buildFfmpegLaunch,
   classifyFailure,
+  ffconcatScript,
   FFMPEG_NICENESS,
   FfmpegCamera,
   type CameraState,
@@ -52,6 +55,37 @@ describe('buildFfmpegArgs', () => {
     expect(once).not.toContain('-re');
     expect(once.join(' ')).toContain('-threads 1 -i /m/clip.mp4');
     expect(buildFfmpegArgs({ ...base, url: '/m/still.png', realtime: false })).not.toContain('-re');
+  });
+});
+
+describe('buildFfmpegLaunch: credentials off the command line', () => {
+  it('RTSP: the URL and its options go in an ffconcat script for fd 3; argv holds no credentials', () => {
+    const url = "rtsp://u:s3cr%2Ft'x@192.0.2.1:554/s1";
+    const { args, script } = buildFfmpegLaunch({ ...base, url, transport: 'udp', keyframesOnly: true });
+    expect(args.join(' ')).not.toMatch(/s3cr|192\.0\.2\.1/);
+    expect(args.join(' ')).toContain(
+      '-threads 1 -skip_frame nokey -analyzeduration 500000 -probesize 200000 -f concat -safe 0 ' +
+        '-protocol_whitelist pipe,rtsp,rtsps,rtp,srtp,tcp,udp,tls -i pipe:3 -an',
+    );
+    expect(args.join(' ')).toContain(
+      buildFfmpegArgs({ ...base, url, keyframesOnly: true })
+        .slice(-10)
+        .join(' '),
+    );
+    expect(script).toBe(
+      'ffconcat version 1.0\n' +
+        "file 'rtsp://u:s3cr%2Ft'\\''x@192.0.2.1:554/s1'\n" +
+        'option rtsp_transport udp\noption analyzeduration 500000\noption probesize 200000\n',
+    );
+  });
+
+  it('local files stay on the command line, with no script', () => {
+    const launch = buildFfmpegLaunch({ ...base, url: '/m/clip.mp4' });
+    expect(launch).toEqual({ args: buildFfmpegArgs({ ...base, url: '/m/clip.mp4' }) });
+  });
+
+  it('an ffconcat script never holds a line break from the URL', () => {
+    expect(() => ffconcatScript('rtsp://cam/x\nfile /etc/passwd', [])).toThrow(/line break/);
   });
 });
 
@@ -126,6 +160,43 @@ describe('FfmpegCamera on a local file', () => {
       'stopped: stopped',
     ]);
     expect(missing.spawns).toBeGreaterThanOrEqual(3);
+  });
+
+  it('an unusable camera.url: state "invalid" with the reason, nothing started, nothing thrown', async () => {
+    const camera = new FfmpegCamera({ ...base, url: 'file://otherhost/x.jpg' });
+    const seen: string[] = [];
+    camera.on('state', (s, detail) => seen.push(`${s}: ${detail}`));
+    camera.start();
+    expect(camera.state).toBe('invalid');
+    expect(camera.stateDetail).toMatch(/names another machine/);
+    expect(camera.spawns).toBe(0);
+    await camera.stop();
+    expect(seen).toEqual([expect.stringMatching(/^invalid: file:\/\/otherhost/), 'stopped: stopped']);
+  });
+
+  it('a watchdog beyond what a Node timer holds (2^31 ms) does not fire at once', async () => {
+    const camera = new FfmpegCamera({ ...base, url: clip, sampleFps: 5, watchdogSeconds: 2_147_484 });
+    let frames = 0;
+    camera.on('frame', () => frames++);
+    camera.start();
+    const t0 = Date.now();
+    while (frames < 3 && Date.now() - t0 < 8000) await new Promise((r) => setTimeout(r, 50));
+    await camera.stop();
+    expect(frames).toBeGreaterThanOrEqual(3);
+    expect(camera.spawns).toBe(1);
+  });
+
+  it('a camera file that is no picture: stalled, and the state says what ffmpeg said', async () => {
+    const bad = join(tmp.dir, 'not-a-picture.jpg');
+    writeFileSync(bad, 'hello, I am text\n');
+    const camera = new FfmpegCamera({ ...base, url: bad, watchdogSeconds: 2 });
+    const stalled = new Promise<string>((resolve) =>
+      camera.on('state', (s, detail) => s === 'stalled' && resolve(detail)),
+    );
+    camera.start();
+    const detail = await stalled;
+    await camera.stop();
+    expect(detail).toMatch(/^no frame for 2 s: .*(JPEG|Invalid data)/);
   });
 
   it('paced on media time: every frame, 1/sampleFps apart, none lost while the consumer is slow', async () => {

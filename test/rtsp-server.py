@@ -1,7 +1,8 @@
 """Test RTSP server: loops an H.264 Annex-B file over RTSP on 127.0.0.1, without re-encoding.
 
 Run with /usr/bin/python3 (Debian's, which has python3-gi). Prints "PORT <n>" once serving.
-  --user U --password P   require HTTP Basic auth
+  --user U --password P   require authentication: HTTP Basic (default), or Digest with --auth digest
+  --auth basic|digest     the method offered and accepted
   --stall-after S         send media for S seconds per client, then hold it (0: accept, never send any;
                           DESCRIBE then gets no answer, as the media never prerolls)
   --shared                one pipeline for every client (many cameras' worth of clients at a fraction of
@@ -17,8 +18,9 @@ import time
 import gi
 
 gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("port", type=int, help="0 = pick a free port")
@@ -27,6 +29,7 @@ parser.add_argument("--mount", default="/test")
 parser.add_argument("--fps", type=int, default=10)
 parser.add_argument("--user")
 parser.add_argument("--password")
+parser.add_argument("--auth", choices=["basic", "digest"], default="basic")
 parser.add_argument("--stall-after", type=float)
 parser.add_argument("--shared", action="store_true")
 args = parser.parse_args()
@@ -80,7 +83,11 @@ if args.user is not None:
     auth = GstRtspServer.RTSPAuth()
     token = GstRtspServer.RTSPToken()
     token.set_string("media.factory.role", "user")
-    auth.add_basic(GstRtspServer.RTSPAuth.make_basic(args.user, args.password or ""), token)
+    if args.auth == "digest":
+        auth.add_digest(args.user, args.password or "", token)
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+    else:
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(args.user, args.password or ""), token)
     server.set_auth(auth)
     permissions = GstRtspServer.RTSPPermissions()
     permissions.add_permission_for_role("user", "media.factory.access", True)

@@ -127,6 +127,19 @@ describe('service: many rooms, HTTP endpoints, reload', () => {
     expect(metrics).not.toContain('room="drop"');
     expect(logs.text).toContain('configuration reloaded');
   });
+
+  it('a reload adding a room whose camera.url cannot be used: that room is "invalid", nothing crashes', async () => {
+    const port = Number(new URL(base).port);
+    const bad = roomYaml('remote', '', '"file://nas/cams/x.jpg"');
+    await service.reload(config(tmp.dir, port, [roomYaml('keep'), roomYaml('new'), brokenRoom, bad]));
+    const status = (await (await fetch(`${base}/status`)).json()) as ServiceStatus;
+    expect(status.rooms.find((r) => r.id === 'remote')).toMatchObject({
+      cameraState: 'invalid',
+      cameraDetail: expect.stringMatching(/another machine/),
+    });
+    expect(status.rooms.find((r) => r.id === 'keep')).toMatchObject({ cameraState: 'streaming' });
+    expect(logs.text).toMatch(/"room":"remote".*camera.url cannot be used/);
+  });
 });
 
 describe('service: while the detector loads', () => {

@@ -2,14 +2,25 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { extname } from 'node:path';
 import { setPriority } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import type { Writable } from 'node:stream';
 import type { Frame } from './frame.js';
 import { PpmStreamParser, type RawPicture } from './ppm.js';
+import { safeTimeout } from './timer.js';
+import { cameraSource, checkCameraUrl } from './url.js';
 import { urlRedactor } from '../redact.js';
 import type { FrameLimit } from '../detect/geometry.js';
 
+/** `invalid`: camera.url cannot be used (see camera/url.ts); nothing is started, the detail says why. */
 export type CameraState =
-  'connecting' | 'streaming' | 'stalled' | 'unauthorised' | 'not_found' | 'unreachable' | 'ended' | 'stopped';
+  | 'connecting'
+  | 'streaming'
+  | 'stalled'
+  | 'unauthorised'
+  | 'not_found'
+  | 'unreachable'
+  | 'ended'
+  | 'stopped'
+  | 'invalid';
 
 export interface CameraOptions {
   /** rtsp://, rtsps://, file: URL or local path (as configured; may hold credentials). */
@@ -55,13 +66,13 @@ const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.bmp', '.webp', '.ti
 const DEFAULT_BACKOFF = { initialMs: 1000, maxMs: 60_000, healthyMs: 60_000 };
 const DEFAULT_KILL_GRACE_MS = 1500;
 
-export function isNetworkUrl(url: string): boolean {
-  return /^rtsps?:\/\//i.test(url);
-}
-
-export function localPath(url: string): string {
-  return url.startsWith('file:') ? fileURLToPath(url) : url;
-}
+/**
+ * Protocols ffmpeg may use for a network camera read through the concat demuxer: the script on a pipe, RTSP over
+ * TCP or UDP (RTP), RTSPS (TLS, SRTP).
+ */
+const NETWORK_PROTOCOLS = 'pipe,rtsp,rtsps,rtp,srtp,tcp,udp,tls';
+/** The file descriptor on which a network camera's ffconcat script is handed to ffmpeg. */
+const SCRIPT_FD = 3;
 
 /** What ffmpeg needs to open a camera: the part of the command line before the output options. */
 export interface FfmpegInput {
@@ -76,21 +87,64 @@ export interface FfmpegInput {
   live?: { loop: boolean; sampleFps: number; realtime?: boolean };
 }
 
-/** The input half of an ffmpeg command line (global options, decoder options, -i). Pure. */
-export function ffmpegInputArgs(opts: FfmpegInput): string[] {
+/**
+ * How ffmpeg is started: its arguments and, for a network camera, the ffconcat script it reads on fd 3 (the URL
+ * with its credentials: never on the command line, which every local user can read in /proc/PID/cmdline).
+ */
+export interface FfmpegLaunch {
+  args: string[];
+  script?: string;
+}
+
+/** Options before -i for every input: global, then decoder options. */
+function commonInputArgs(opts: FfmpegInput): string[] {
   const input: string[] = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
   // Decoder options, so they go before -i. One decoder thread: at 1 fps sampling a camera needs a fraction of a
   // core, and each extra thread keeps its own frame buffers (measured: ~15 MiB less RSS per 1080p camera, same CPU).
   input.push('-threads', '1');
   // P/B frames are not even decoded.
   if (opts.keyframesOnly) input.push('-skip_frame', 'nokey');
-  if (isNetworkUrl(opts.url)) {
-    // Small probe: first frame in ~1.4 s instead of ~3 s on a 10 fps stream. No -timeout: ffmpeg 5.1 acts on it
-    // only after ~4x its value, and the watchdog covers a silent server anyway.
-    input.push('-rtsp_transport', opts.transport, '-analyzeduration', '500000', '-probesize', '200000');
-    input.push('-i', opts.url);
+  return input;
+}
+
+/**
+ * A network camera's demuxer options. Small probe: first frame in ~1.4 s instead of ~3 s on a 10 fps stream. No
+ * -timeout: ffmpeg 5.1 acts on it only after ~4x its value, and the watchdog covers a silent server anyway.
+ */
+function rtspOptions(transport: 'tcp' | 'udp'): Array<[string, string]> {
+  return [
+    ['rtsp_transport', transport],
+    ['analyzeduration', '500000'],
+    ['probesize', '200000'],
+  ];
+}
+
+/** One ffconcat line's file name, quoted: inside '…' everything is literal but "'", written '\''. */
+const ffconcatQuote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
+
+/**
+ * The ffconcat script that makes ffmpeg's concat demuxer open one URL with these demuxer options (`option`
+ * lines need ffmpeg ≥ 5.0). The URL must hold no line break (camera/url.ts refuses white space in it).
+ */
+export function ffconcatScript(url: string, options: ReadonlyArray<[string, string]>): string {
+  if (/[\r\n]/.test(url)) throw new Error('a URL for an ffconcat script must not hold a line break');
+  const lines = ['ffconcat version 1.0', `file ${ffconcatQuote(url)}`];
+  for (const [name, value] of options) lines.push(`option ${name} ${value}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The input half of an ffmpeg command line as one would type it to check a camera (global options, decoder
+ * options, -i URL). Pure. FfmpegCamera and grabFrame run ffmpegInputLaunch instead, which keeps the URL off argv.
+ */
+export function ffmpegInputArgs(opts: FfmpegInput): string[] {
+  const input = commonInputArgs(opts);
+  const source = cameraSource(opts.url);
+  if (source.kind === 'network') {
+    for (const [name, value] of rtspOptions(opts.transport)) input.push(`-${name}`, value);
+    input.push('-i', source.url);
   } else {
-    const path = localPath(opts.url);
+    const path = source.path;
     const live = opts.live;
     // -re: files play at their own speed so that they behave like a camera (not for video evaluation).
     const re = live?.realtime === false ? [] : ['-re'];
@@ -105,14 +159,67 @@ export function ffmpegInputArgs(opts: FfmpegInput): string[] {
   return input;
 }
 
-/** The ffmpeg command line for one camera. Pure, so it can be tested without ffmpeg. */
-export function buildFfmpegArgs(opts: CameraOptions): string[] {
-  const input = ffmpegInputArgs({
+/**
+ * How to start ffmpeg's input half. A network camera goes through the concat demuxer reading a script on fd 3
+ * (the URL and its RTSP options); a local file's path is on the command line (it holds no secret). Throws a
+ * CameraUrlError for a URL that cannot be used.
+ */
+export function ffmpegInputLaunch(opts: FfmpegInput): FfmpegLaunch {
+  const source = cameraSource(opts.url);
+  if (source.kind !== 'network') return { args: ffmpegInputArgs(opts) };
+  const options = rtspOptions(opts.transport);
+  // The outer (concat) input probes what the inner RTSP one hands it: as little.
+  const probe = options.filter(([name]) => name !== 'rtsp_transport').flatMap(([n, v]) => [`-${n}`, v]);
+  return {
+    args: [
+      ...commonInputArgs(opts),
+      ...probe,
+      ...['-f', 'concat', '-safe', '0', '-protocol_whitelist', NETWORK_PROTOCOLS],
+      ...['-i', `pipe:${SCRIPT_FD}`],
+    ],
+    script: ffconcatScript(source.url, options),
+  };
+}
+
+/**
+ * Starts ffmpeg with stdout and stderr piped and, if there is one, the script written to its fd 3 (then closed,
+ * so that the concat demuxer sees its end).
+ */
+export function spawnFfmpeg(command: string, launch: FfmpegLaunch): ChildProcess {
+  const child = spawn(command, launch.args, {
+    stdio: ['ignore', 'pipe', 'pipe', launch.script === undefined ? 'ignore' : 'pipe'],
+  });
+  const pipe = child.stdio[SCRIPT_FD] as Writable | null;
+  if (pipe && launch.script !== undefined) {
+    pipe.on('error', () => {}); // ffmpeg died before reading it: its exit says why
+    pipe.end(launch.script);
+  }
+  return child;
+}
+
+/** The input of one camera as FfmpegCamera opens it. */
+function cameraInput(opts: CameraOptions): FfmpegInput {
+  return {
     url: opts.url,
     transport: opts.transport,
     keyframesOnly: opts.keyframesOnly,
     live: { loop: opts.loop, sampleFps: opts.sampleFps, realtime: opts.realtime },
-  });
+  };
+}
+
+/** The ffmpeg command line for one camera, as one would type it (URL as -i). Pure, so it can be tested. */
+export function buildFfmpegArgs(opts: CameraOptions): string[] {
+  return [...ffmpegInputArgs(cameraInput(opts)), ...outputArgs(opts)];
+}
+
+/** How FfmpegCamera starts ffmpeg: as buildFfmpegArgs, with a network URL on fd 3 instead of argv. */
+export function buildFfmpegLaunch(opts: CameraOptions): FfmpegLaunch {
+  const input = ffmpegInputLaunch(cameraInput(opts));
+  return { ...input, args: [...input.args, ...outputArgs(opts)] };
+}
+
+/** Output options: sampling, scaling to the detector's limit, PPM pictures on stdout. */
+function outputArgs(opts: CameraOptions): string[] {
   // fps= fills gaps by repeating frames: with key frames only it would hand the detector the same picture
   // several times, late and in bursts. There, keep the first frame of each 1/sampleFps slot instead.
   const f = opts.sampleFps;
@@ -121,7 +228,6 @@ export function buildFfmpegArgs(opts: CameraOptions): string[] {
     : `fps=${f}`;
   const filter = `${sample},${scaleFilter(opts.limit)}`;
   return [
-    ...input,
     ...['-an', '-sn', '-dn', '-fps_mode', 'passthrough'],
     ...['-vf', filter, '-f', 'image2pipe', '-c:v', 'ppm', 'pipe:1'],
   ];
@@ -220,6 +326,9 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
   private watchdog: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private _state: CameraState = 'connecting';
+  private _detail = 'starting';
+  /** Why camera.url cannot be used, if it cannot (checked once: then nothing is ever started). */
+  private readonly problem: string | undefined;
   private readonly backoff: { initialMs: number; maxMs: number; healthyMs: number };
   private readonly killGraceMs: number;
   private readonly redact: (text: string) => string;
@@ -232,10 +341,16 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
     this.killGraceMs = opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     this.redact = urlRedactor(opts.url);
     this.redactedUrl = this.redact(opts.url);
+    this.problem = checkCameraUrl(opts.url);
   }
 
   get state(): CameraState {
     return this._state;
+  }
+
+  /** What the last state change said (ffmpeg's reason, redacted), e.g. `no frame for 10 s: … Invalid data …`. */
+  get stateDetail(): string {
+    return this._detail;
   }
 
   /** Wall-clock time (ms since epoch) of the newest frame, undefined before the first one. */
@@ -257,6 +372,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
     if (this.running) return;
     this.running = true;
     this.failures = 0;
+    if (this.problem) return this.setState('invalid', this.problem);
     this.setState('connecting', 'starting');
     this.spawnOnce();
   }
@@ -275,15 +391,14 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
   private setState(state: CameraState, detail: string): void {
     if (state === this._state) return;
     this._state = state;
+    this._detail = detail;
     this.emit('state', state, detail);
   }
 
   private spawnOnce(): void {
     this.restartTimer = undefined;
     if (!this.running) return;
-    const child = spawn(ffmpegCommand(this.opts.ffmpegPath), buildFfmpegArgs(this.opts), {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnFfmpeg(ffmpegCommand(this.opts.ffmpegPath), buildFfmpegLaunch(this.opts));
     this.spawned++;
     lowerPriority(child.pid);
     let closed!: () => void;
@@ -387,7 +502,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
     this.streamingSince = 0;
     if (!run.stalled) {
       const detail = this.redact(lastErrorLines(run.stderrTail)) || `ffmpeg exited (${code ?? signal})`;
-      if (!isNetworkUrl(this.opts.url) && !this.opts.loop && code === 0) {
+      if (cameraSource(this.opts.url).kind === 'file' && !this.opts.loop && code === 0) {
         this.setState('ended', 'end of file');
         return;
       }
@@ -397,15 +512,17 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
     const base = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** Math.min(this.failures, 30));
     const delay = base / 2 + Math.random() * (base / 2);
     this.failures++;
-    this.restartTimer = setTimeout(() => this.spawnOnce(), delay);
+    this.restartTimer = safeTimeout(() => this.spawnOnce(), delay);
   }
 
   private armWatchdog(run: Run): void {
     clearTimeout(this.watchdog);
-    this.watchdog = setTimeout(() => {
+    this.watchdog = safeTimeout(() => {
       if (run !== this.run) return;
       run.stalled = true;
-      this.setState('stalled', `no frame for ${this.opts.watchdogSeconds} s`);
+      // What ffmpeg said meanwhile is the reason (a file that is no picture: "Invalid data found …").
+      const said = this.redact(lastErrorLines(run.stderrTail));
+      this.setState('stalled', `no frame for ${this.opts.watchdogSeconds} s${said ? `: ${said}` : ''}`);
       void this.terminate(run);
     }, this.opts.watchdogSeconds * 1000);
   }
@@ -414,7 +531,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
   private terminate(run: Run): Promise<void> {
     if (!run.exited) {
       run.child.kill('SIGTERM');
-      const escalate = setTimeout(() => {
+      const escalate = safeTimeout(() => {
         if (!run.exited) run.child.kill('SIGKILL');
       }, this.killGraceMs);
       void run.closed.then(() => clearTimeout(escalate));

@@ -1,15 +1,17 @@
-import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import {
   classifyFailure,
   ffmpegCommand,
-  ffmpegInputArgs,
-  isNetworkUrl,
+  ffmpegInputLaunch,
   lastErrorLines,
+  spawnFfmpeg,
   type CameraState,
   type FfmpegInput,
 } from './ffmpeg.js';
 import type { Frame } from './frame.js';
 import { PpmStreamParser } from './ppm.js';
+import { safeTimeout } from './timer.js';
+import { checkCameraUrl, isNetworkUrl } from './url.js';
 import { urlRedactor } from '../redact.js';
 
 export interface GrabOptions extends FfmpegInput {
@@ -46,6 +48,8 @@ function advice(state: CameraState, network: boolean): string {
       return 'the camera answered but sent no picture: check that it streams video (open the URL with ffmpeg)';
     case 'ended':
       return 'the file holds no video picture';
+    case 'invalid':
+      return 'fix camera.url';
     default:
       return network
         ? 'check the address and port, the network and that the camera is on'
@@ -63,12 +67,23 @@ export function grabFrame(opts: GrabOptions): Promise<Frame> {
   const where = redact(opts.url);
   const network = isNetworkUrl(opts.url);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_GRAB_TIMEOUT_MS;
+  const problem = checkCameraUrl(opts.url);
+  if (problem) {
+    return Promise.reject(new GrabError(`cannot get a picture from ${where}: ${problem}`, 'invalid'));
+  }
+  const input = ffmpegInputLaunch({
+    url: opts.url,
+    transport: opts.transport,
+    keyframesOnly: opts.keyframesOnly,
+  });
   const args = [
-    ...ffmpegInputArgs({ url: opts.url, transport: opts.transport, keyframesOnly: opts.keyframesOnly }),
+    ...input.args,
     ...['-an', '-sn', '-dn', '-frames:v', '1', '-f', 'image2pipe', '-c:v', 'ppm', 'pipe:1'],
   ];
   return new Promise<Frame>((resolve, reject) => {
-    const child = spawn(ffmpegCommand(opts.ffmpegPath), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnFfmpeg(ffmpegCommand(opts.ffmpegPath), { ...input, args });
+    const stdout = child.stdout as Readable;
+    const stderrStream = child.stderr as Readable;
     const parser = new PpmStreamParser();
     let stderr = '';
     let frame: Frame | undefined;
@@ -88,12 +103,12 @@ export function grabFrame(opts: GrabOptions): Promise<Frame> {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       }, KILL_GRACE_MS).unref();
     };
-    const timer = setTimeout(() => {
+    const timer = safeTimeout(() => {
       fail('stalled', `no picture within ${timeoutMs / 1000} s`);
       stop();
     }, timeoutMs);
 
-    child.stdout.on('data', (chunk: Buffer) => {
+    stdout.on('data', (chunk: Buffer) => {
       if (frame || failure) return;
       try {
         const [picture] = parser.push(chunk);
@@ -106,7 +121,7 @@ export function grabFrame(opts: GrabOptions): Promise<Frame> {
         stop();
       }
     });
-    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-2000)));
+    stderrStream.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-2000)));
     child.on('error', (err: NodeJS.ErrnoException) => (spawnError = err));
     child.on('close', (code, signal) => {
       clearTimeout(timer);

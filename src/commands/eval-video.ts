@@ -156,7 +156,7 @@ export async function evalVideo(opts: VideoEvalOptions): Promise<VideoEvalResult
       log,
       limit: detector.frameLimit(roomDetectOptions(room)),
       minScore: detector.minScore,
-      camera: (options) =>
+      openCamera: (options) =>
         (camera = new FfmpegCamera({
           ...options,
           realtime: false,

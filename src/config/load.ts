@@ -4,7 +4,7 @@ import { isAlias, isMap, isNode, isSeq, LineCounter, parseDocument, visit } from
 import type { Document, Node } from 'yaml';
 import type { z } from 'zod';
 import { redactUrl } from '../redact.js';
-import { isNetworkUrl } from './camera-url.js';
+import { hasUrlScheme } from '../camera/url.js';
 import { scalarKey, substituteEnv } from './env.js';
 import { preflight } from './preflight.js';
 import {
@@ -88,7 +88,7 @@ export function resolveConfigPaths(config: Config, configDir: string): Config {
     },
     rooms: config.rooms.map((room) => {
       const url = room.camera.url;
-      const local = !isNetworkUrl(url) && !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(url);
+      const local = !hasUrlScheme(url);
       return local ? { ...room, camera: { ...room.camera, url: abs(url) } } : room;
     }),
   };

@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:
 import path from 'node:path';
 import { modelPathProblem } from '../detect/model-file.js';
 import { defaultModelsDir, installedPath, modelDescriptor } from '../detect/models.js';
-import { checkCameraUrl } from './camera-url.js';
+import { checkCameraUrl } from '../camera/url.js';
 import type { Config } from './schema.js';
 
 /** A problem found before start, at a key path of the config (the loader turns it into file:line:col). */

@@ -1,4 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../rtsp-server.py', import.meta.url));
@@ -49,9 +50,10 @@ export interface RtspServerOptions {
   mount?: string;
   /** Frame rate of the file (Annex-B carries none). Default 10. */
   fps?: number;
-  /** Require Basic auth with these credentials. */
+  /** Require authentication with these credentials: Basic (default) or Digest. */
   user?: string;
   password?: string;
+  auth?: 'basic' | 'digest';
   /** Send media for this many seconds per client, then hold it (0: accept, never answer with media). */
   stallAfterSeconds?: number;
   /** One pipeline for all clients (benchmarks: many clients at a fraction of the server's CPU). */
@@ -89,6 +91,7 @@ export async function startRtspServer(opts: RtspServerOptions): Promise<RtspServ
     String(opts.fps ?? 10),
   ];
   if (opts.user !== undefined) args.push('--user', opts.user, '--password', opts.password ?? '');
+  if (opts.auth) args.push('--auth', opts.auth);
   if (opts.stallAfterSeconds !== undefined) args.push('--stall-after', String(opts.stallAfterSeconds));
   if (opts.shared) args.push('--shared');
   const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -147,6 +150,15 @@ export async function startRtspServer(opts: RtspServerOptions): Promise<RtspServ
       await exited;
     },
   };
+}
+
+/** A process's command line as ps and every local user see it (/proc/PID/cmdline, NULs as spaces); '' once gone. */
+export function commandLineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return '';
+  }
 }
 
 /** PIDs of the direct children of a process (pgrep exits 1 when there are none). */
