@@ -110,9 +110,10 @@ program
   .action(
     withConfigErrors(async (opts: { config: string }) => {
       const config = loadConfig(opts.config, process.env, { preflight: true });
+      const masked = maskConfig(config) as Config;
       const lines = [
         `${opts.config}: OK`,
-        `sink: ${config.sink}${config.sink === 'calven' ? ` (${config.calven?.baseUrl}, auth ${config.calven?.auth?.type})` : ''}`,
+        `sink: ${config.sink}${config.sink === 'calven' ? ` (${masked.calven?.baseUrl}, auth ${config.calven?.auth?.type})` : ''}`,
         `detector: ${config.detector.model}` +
           (config.detector.model === 'auto'
             ? ' (the most accurate installed model; `roomcount models list`)'
@@ -120,7 +121,6 @@ program
           ` (minScore ${config.detector.minScore ?? "the model's own"})`,
         `rooms: ${config.rooms.length}`,
       ];
-      const masked = maskConfig(config) as Config;
       for (const room of masked.rooms) {
         lines.push(
           `  ${room.id}  ${room.locationType} ${room.locationId}  ${room.camera.url}  ${room.sampleFps} fps, window ${room.windowSeconds} s`,

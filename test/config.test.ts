@@ -537,6 +537,15 @@ describe('maskConfig', () => {
     expect(JSON.stringify(maskConfig(cfg))).not.toContain('shh-secret');
     expect(maskConfig(cfg)).toMatchObject({ calven: { auth: { clientId: 'id', clientSecret: '***' } } });
   });
+
+  it('hides credentials in calven.baseUrl (a proxy with user:password@)', () => {
+    const cfg = parseConfig(
+      `calven: { baseUrl: "https://proxy:pr0xy-s3cret@calven.example/", auth: { type: oauth, clientId: id, clientSecret: shh-secret } }\nrooms:\n  - { id: r, locationId: L, locationType: space, camera: { url: x.mp4 } }\n`,
+      'rooms.yaml',
+      {},
+    );
+    expect(JSON.stringify(maskConfig(cfg))).not.toContain('pr0xy-s3cret');
+  });
 });
 
 describe('detection keys: detector.sha256/base, region.anchor, minBoxArea/maxBoxArea', () => {

@@ -230,7 +230,7 @@ function parse(
   return { config: result.data as Config, position };
 }
 
-/** A deep copy that is safe to print: API secrets hidden, camera credentials redacted. */
+/** A deep copy that is safe to print: API secrets hidden, credentials in camera, Calven and model URLs redacted. */
 export function maskConfig(cfg: Config): unknown {
   const out = structuredClone(cfg);
   const auth = out.calven?.auth;
@@ -241,6 +241,8 @@ export function maskConfig(cfg: Config): unknown {
     auth.clientSecret = '***';
   }
   for (const room of out.rooms) room.camera.url = redactUrl(room.camera.url);
+  if (out.calven) out.calven.baseUrl = redactUrl(out.calven.baseUrl);
+  if (out.detector.modelUrl) out.detector.modelUrl = redactUrl(out.detector.modelUrl);
   return out;
 }
 
