@@ -8,7 +8,7 @@ import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, type Logger } from '../src/log.js';
 import { CalvenSink, type CalvenSinkOptions } from '../src/report/calven-sink.js';
-import { parseExpiration } from '../src/report/calven.js';
+import { clipForRedaction, parseExpiration } from '../src/report/calven.js';
 import { buildOccupancyEvent, type OccupancyEvent } from '../src/report/event.js';
 import { listDeadLetters, outboxStats, retryDeadLetters } from '../src/report/outbox.js';
 import { FakeCalven, TEST_HMAC, TEST_OAUTH, type FakeCalvenOptions } from './helpers/fake-calven.js';
@@ -128,6 +128,20 @@ describe('token expiration parsing', () => {
     expect(parseExpiration(3600, now, true)).toBe(now + 3600_000);
     expect(parseExpiration('soon', now)).toBeUndefined();
     expect(parseExpiration(undefined, now)).toBeUndefined();
+  });
+});
+
+describe('clipping server text before redaction', () => {
+  it('leaves no part of a secret, nor of a URL user info, at the cut', () => {
+    const secret = 'rc-SECRET-1234';
+    expect(clipForRedaction('short', 10, [secret])).toBe('short');
+    for (let cut = 1; cut < secret.length; cut++) {
+      const text = 'error: ' + secret.slice(0, cut) + secret.slice(cut) + ' and more';
+      const clipped = clipForRedaction(text, 7 + cut, [secret]);
+      expect(clipped).toBe('error: ');
+    }
+    expect(clipForRedaction('see rtsp://admin:pw@cam/1', 19, [])).toBe('see ');
+    expect(clipForRedaction('abcdefgh', 4, [secret])).toBe('abcd');
   });
 });
 
@@ -515,5 +529,49 @@ setInterval(() => {}, 1000);
     await sleep(50);
     expect(f.acceptedIds()).toEqual(ids);
     expect(f.occupancyRequests().filter((r) => r.status === 200)).toHaveLength(3); // 100 + 100 + 30
+  });
+});
+
+/** Largest gap between 20 ms ticks while `fn` runs: how long the event loop was blocked (ms). */
+async function maxLoopGap(fn: () => Promise<void>): Promise<number> {
+  let last = performance.now();
+  let max = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    max = Math.max(max, now - last);
+    last = now;
+  }, 20);
+  try {
+    await fn();
+  } finally {
+    clearInterval(timer);
+  }
+  return Math.max(max, performance.now() - last);
+}
+
+describe('CalvenSink against hostile answers', () => {
+  it('does not read a huge answer body (error or 200): cuts it off, keeps the event, stays responsive', async () => {
+    const f = await fake();
+    const { sink: s, lines } = sink(f, stateDir());
+    const huge = Buffer.alloc(16 << 20, 'x'); // 16 MiB of text without a newline: redaction's worst case
+    const e = ev();
+    await s.send(ev(), 'a'); // a token first: the huge answers are for occupancy requests
+    await f.until(() => f.accepted.length === 1, 'warm-up event');
+    await until(() => s.status().pending === 0, 'warm-up delivered');
+    const gap = await maxLoopGap(async () => {
+      f.answerNext(503, huge, 'text/html');
+      f.answerNext(200, huge, 'text/html');
+      f.answerNext(400, huge, 'text/html');
+      await s.send(e, 'a');
+      await f.until(() => f.rawAnswers.length === 3, 'three huge answers', 15_000);
+      await until(() => s.status().deadLetter === 1, 'the 400 dead-letters the event');
+    });
+    expect(f.rawAnswers).toEqual(['cut', 'cut', 'cut']);
+    expect(gap).toBeLessThan(1000);
+    expect(f.accepted).toHaveLength(1);
+    // The 503 and the unreadable 200 kept the event; the 400 refused it (its status says so), with a short message.
+    expect(s.status()).toMatchObject({ pending: 0, deadLetter: 1 });
+    const dead = lines().find((l) => l.msg?.toString().startsWith('calven refused the request'));
+    expect(String(dead?.message)).toMatch(/over 65536 bytes \(not read\)/);
   });
 });

@@ -77,6 +77,12 @@ interface Token {
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const MAX_MESSAGE = 500;
+/** Most of an error answer (or a token answer) that is read: more is not a message worth keeping. */
+export const MAX_ERROR_BODY = 64 * 1024;
+/** Most of a 2xx occupancy answer that is read: 100 results with long messages fit many times over. */
+export const MAX_SUCCESS_BODY = 512 * 1024;
+/** Server text looked at for a message: what is shown is MAX_MESSAGE characters, so more only costs time. */
+const MAX_MESSAGE_SOURCE = 4096;
 
 /** HMAC-SHA256(key = apiSecret, message = apiKey + timestamp), hex. */
 export function hmacHash(apiKey: string, apiSecret: string, timestamp: number): string {
@@ -136,6 +142,60 @@ function errorText(err: unknown): string {
   return String(err);
 }
 
+interface Answer {
+  status: number;
+  /** The body as text; empty when it was larger than `limit` (then not read past it). */
+  text: string;
+  tooLarge: boolean;
+  limit: number;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/**
+ * Reads a body up to `limit` bytes. A larger one (by its Content-Length or as it arrives) is not read further: the
+ * stream is destroyed (the connection is not reused) and undefined returned. A proxy's 10 MB page must not be
+ * buffered, parsed or redacted.
+ */
+async function readLimited(
+  body: Dispatcher.ResponseData['body'],
+  limit: number,
+  declaredLength: string | string[] | undefined,
+): Promise<string | undefined> {
+  if (Number(Array.isArray(declaredLength) ? declaredLength[0] : declaredLength) > limit) {
+    body.destroy();
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The first `max` characters of `text`, cut so that no part of a secret is left at the end (a secret cut in two
+ * would escape redaction), nor a URL whose user info the cut separated from its "@".
+ */
+export function clipForRedaction(text: string, max: number, secrets: readonly string[]): string {
+  if (text.length <= max) return text;
+  let t = text.slice(0, max);
+  for (const secret of secrets) {
+    for (let k = Math.min(secret.length - 1, t.length); k > 0; k--) {
+      if (t.endsWith(secret.slice(0, k))) {
+        t = t.slice(0, t.length - k);
+        break;
+      }
+    }
+  }
+  return t.replace(/[a-z][a-z0-9+.-]*:\/\/[^/\s]*$/i, '');
+}
+
 export class CalvenClient {
   private readonly base: string;
   private readonly auth: CalvenAuth;
@@ -187,7 +247,10 @@ export class CalvenClient {
 
   /** Server text made safe to log: secrets and the token replaced, length capped. */
   private clean(text: string): string {
-    const t = redactText(text, this.secrets()).replace(/\s+/g, ' ').trim();
+    const secrets = this.secrets();
+    const t = redactText(clipForRedaction(text, MAX_MESSAGE_SOURCE, secrets), secrets)
+      .replace(/\s+/g, ' ')
+      .trim();
     return t.length > MAX_MESSAGE ? t.slice(0, MAX_MESSAGE) + '…' : t;
   }
 
@@ -196,7 +259,7 @@ export class CalvenClient {
     body: string,
     headers: Record<string, string>,
     signal?: AbortSignal,
-  ): Promise<{ status: number; text: string; headers: Record<string, string | string[] | undefined> }> {
+  ): Promise<Answer> {
     const timeout = AbortSignal.timeout(this.totalTimeout);
     try {
       return await this.send(path, body, headers, signal ? AbortSignal.any([signal, timeout]) : timeout);
@@ -212,7 +275,7 @@ export class CalvenClient {
     body: string,
     headers: Record<string, string>,
     signal: AbortSignal,
-  ): Promise<{ status: number; text: string; headers: Record<string, string | string[] | undefined> }> {
+  ): Promise<Answer> {
     const res = await request(this.base + path, {
       method: 'POST',
       dispatcher: this.dispatcher,
@@ -227,8 +290,16 @@ export class CalvenClient {
       bodyTimeout: this.bodyTimeout,
       signal,
     });
-    const text = await res.body.text();
-    return { status: res.statusCode, text, headers: res.headers };
+    const ok = res.statusCode >= 200 && res.statusCode < 300;
+    const limit = ok && path === '/v1/occupancy' ? MAX_SUCCESS_BODY : MAX_ERROR_BODY;
+    const text = await readLimited(res.body, limit, res.headers['content-length']);
+    return {
+      status: res.statusCode,
+      text: text ?? '',
+      tooLarge: text === undefined,
+      limit,
+      headers: res.headers,
+    };
   }
 
   /** A valid token, from cache unless it is within the refresh margin of its expiry (or `force`). */
@@ -264,11 +335,17 @@ export class CalvenClient {
       payload = JSON.stringify({ client_id: auth.clientId, client_secret: auth.clientSecret });
     }
     const started = Date.now();
-    let res: Awaited<ReturnType<CalvenClient['post']>>;
+    let res: Answer;
     try {
       res = await this.post(path, payload, {}, signal);
     } catch (err) {
       throw new CalvenAuthError(`token request failed: ${this.clean(errorText(err))}`);
+    }
+    if (res.tooLarge) {
+      throw new CalvenAuthError(
+        `token request: HTTP ${res.status} with an answer over ${res.limit} bytes (not read)`,
+        res.status,
+      );
     }
     const json = parseJson(res.text);
     const obj = isObject(json) ? json : {};
@@ -328,7 +405,7 @@ export class CalvenClient {
         const message = err instanceof CalvenAuthError ? err.message : this.clean(errorText(err));
         return { kind: 'retry', status: err instanceof CalvenAuthError ? err.status : undefined, message };
       }
-      let res: Awaited<ReturnType<CalvenClient['post']>>;
+      let res: Answer;
       try {
         res = await this.post('/v1/occupancy', body, { authorization: `Bearer ${token}` }, signal);
       } catch (err) {
@@ -337,9 +414,11 @@ export class CalvenClient {
       const { status } = res;
       const json = parseJson(res.text);
       const obj = isObject(json) ? json : undefined;
-      const message = this.clean(
-        typeof obj?.message === 'string' ? obj.message : res.text || `HTTP ${status} with an empty body`,
-      );
+      const message = res.tooLarge
+        ? `HTTP ${status} with an answer over ${res.limit} bytes (not read)`
+        : this.clean(
+            typeof obj?.message === 'string' ? obj.message : res.text || `HTTP ${status} with an empty body`,
+          );
       if (status === 401) {
         if (this.token?.value === token) this.token = undefined;
         if (attempt === 0) {
@@ -349,6 +428,8 @@ export class CalvenClient {
         return { kind: 'retry', status, message: `HTTP 401 with a fresh token: ${message}` };
       }
       if (status >= 200 && status < 300) {
+        // An answer too large to read says nothing about what was loaded: send it again (same eventIds).
+        if (res.tooLarge) return { kind: 'retry', status, message };
         const results = parseResults(obj)?.map((r) => ({ ...r, message: this.clean(r.message) }));
         return { kind: 'accepted', status, results };
       }
