@@ -407,7 +407,7 @@ describe('CalvenSink against a strict fake Calven', () => {
     expect(String(err!.message)).toMatch(/occupancy is not accepted/);
   });
 
-  it('200 without a result for an event: re-sent with the same eventId; no results array at all: done', async () => {
+  it('200 without a result for an event: re-sent with the same eventId; no results array at all: kept, sent again', async () => {
     const f = await fake();
     const { sink: s } = sink(f, stateDir());
     const [e1, e2, e3] = [ev(), ev(), ev()];
@@ -420,11 +420,25 @@ describe('CalvenSink against a strict fake Calven', () => {
       [e2.eventId],
     ]);
 
+    // A 200 without `results` says nothing about what was loaded: the event stays and goes again.
     f.resultsMode = 'absent';
-    await s.send(ev(), 'a');
-    await until(() => s.status().pending === 0 && f.accepted.length === 4, 'fourth event');
-    await sleep(50);
-    expect(f.occupancyRequests()).toHaveLength(3);
+    const e4 = ev();
+    await s.send(e4, 'a');
+    await f.until(() => f.occupancyRequests().length >= 4, 'a 200 without results, then a retry');
+    expect(s.status().pending).toBe(1);
+    f.resultsMode = 'all';
+    await until(() => s.status().pending === 0, 'fourth event');
+    expect(
+      f
+        .occupancyRequests()
+        .slice(2)
+        .map((r) => r.eventIds),
+    ).toEqual(
+      f
+        .occupancyRequests()
+        .slice(2)
+        .map(() => [e4.eventId]),
+    );
   });
 
   it('close(deadline) flushes what it can, aborts a hung request at the deadline, keeps the rest for the next start', async () => {
@@ -573,5 +587,39 @@ describe('CalvenSink against hostile answers', () => {
     expect(s.status()).toMatchObject({ pending: 0, deadLetter: 1 });
     const dead = lines().find((l) => l.msg?.toString().startsWith('calven refused the request'));
     expect(String(dead?.message)).toMatch(/over 65536 bytes \(not read\)/);
+  });
+
+  it('a 200 that is HTML, {}, empty or names other events deletes nothing; the event goes again until loaded', async () => {
+    const f = await fake();
+    const { sink: s, lines } = sink(f, stateDir());
+    await s.send(ev(), 'a');
+    await until(() => f.accepted.length === 1 && s.status().pending === 0, 'warm-up event');
+    const stranger = JSON.stringify({ results: [{ eventId: ev().eventId, resultCode: 0, message: 'OK' }] });
+    for (const [body, type] of [
+      ['<html><body>Welcome to the hotel Wi-Fi</body></html>', 'text/html'],
+      ['{}', 'application/json'],
+      ['', 'application/json'],
+      [stranger, 'application/json'],
+    ] as const) {
+      f.answerNext(200, body, type);
+    }
+    const e = ev();
+    await s.send(e, 'a');
+    await until(() => s.status().pending === 0, 'event loaded after the hostile answers');
+    expect(
+      f
+        .occupancyRequests()
+        .slice(1)
+        .map((r) => r.eventIds),
+    ).toEqual(Array(5).fill([e.eventId]));
+    expect(f.acceptedIds().slice(1)).toEqual([e.eventId]);
+    expect(s.status()).toMatchObject({ deadLetter: 0, delivered: 2 });
+    const warned = lines().filter((l) => String(l.msg).includes('not in the documented shape'));
+    expect(warned.map((l) => String(l.problem))).toEqual([
+      expect.stringMatching(/not JSON/),
+      expect.stringMatching(/no results array/),
+      expect.stringMatching(/empty/),
+      expect.stringMatching(/not sent/),
+    ]);
   });
 });

@@ -1,7 +1,8 @@
 import type { Logger } from '../log.js';
-import { CalvenClient, type CalvenAuth, type CalvenTimeouts, type PostOutcome } from './calven.js';
+import { CalvenClient, type CalvenAuth, type CalvenTimeouts } from './calven.js';
+import { settle, type PostOutcome, type Settlement } from './calven/settle.js';
 import { MAX_EVENTS_PER_REQUEST, type OccupancyEvent } from './event.js';
-import { Outbox, type DeadLetterInfo, type OutboxRow, type OutboxStats } from './outbox.js';
+import { Outbox, type OutboxRow, type OutboxStats } from './outbox.js';
 import type { EventSink } from './sink.js';
 
 /**
@@ -47,7 +48,10 @@ export interface CalvenSinkOptions {
   idlePollMs?: number;
   /** Token refresh margin before expiry (ms, default 60 000). */
   refreshMarginMs?: number;
-  /** An event a 200 answer leaves out of a non-empty results list is re-sent; after this many times it is dead-lettered. Default 10. */
+  /**
+   * An event a 2xx answer does not say was loaded or rejected (left out of `results`, or the answer not in the
+   * documented shape) is sent again; after this many such answers it is dead-lettered. Default 10.
+   */
   maxMissingResults?: number;
   /** SQLite durability (default FULL). */
   synchronous?: 'FULL' | 'NORMAL';
@@ -311,7 +315,7 @@ export class CalvenSink implements EventSink {
       outcome = await this.client.postOccupancy(body, this.abort.signal);
       this.observer?.request?.((performance.now() - started) / 1000, outcome.kind, outcome.status);
     } catch (err) {
-      outcome = { kind: 'retry', message: `unexpected error: ${String(err)}` };
+      outcome = { kind: 'retry', cause: 'network', message: `unexpected error: ${String(err)}` };
     } finally {
       this.abort = undefined;
     }
@@ -328,21 +332,32 @@ export class CalvenSink implements EventSink {
   }
 
   private apply(rows: OutboxRow[], outcome: PostOutcome): number | undefined | false {
-    if (outcome.kind === 'retry') {
-      this.outbox.settle({ retry: rows });
+    const s = settle(outcome, rows, { maxUnanswered: this.maxMissing });
+    if (s.delivered.length + s.dead.length + s.retry.length > 0) this.outbox.settle(s);
+    for (const row of s.delivered) this.observer?.settled?.(row.roomId, 'sent');
+    for (const { row, info } of s.dead) {
+      this.observer?.settled?.(row.roomId, info.reason === 'rejected' ? 'rejected' : 'dead_lettered');
+    }
+    this.delivered += s.delivered.length;
+    this.deadLettered += s.dead.length;
+    if (s.delivered.length > 0) this.lastDeliveredAt = Date.now();
+    this.logSettlement(rows, outcome, s);
+    if (s.backoff) {
       this.failedRequests++;
       this.consecutiveFailures++;
-      this.lastError = this.stopped ? `${outcome.message} (shutdown deadline)` : outcome.message;
-      return outcome.retryAfterMs;
+      this.lastError = this.stopped ? `${s.problem} (shutdown deadline)` : s.problem;
+      return s.retryAfterMs;
     }
+    if (this.consecutiveFailures > 0) {
+      this.log.info({ failedAttempts: this.consecutiveFailures }, 'calven delivery recovered');
+    }
+    this.consecutiveFailures = 0;
+    this.lastError = s.problem;
+    return false;
+  }
 
+  private logSettlement(rows: OutboxRow[], outcome: PostOutcome, s: Settlement): void {
     if (outcome.kind === 'rejected') {
-      const info: DeadLetterInfo = { reason: 'http', httpStatus: outcome.status, message: outcome.message };
-      this.outbox.settle({ dead: rows.map((row) => ({ row, info })) });
-      this.deadLettered += rows.length;
-      for (const row of rows) this.observer?.settled?.(row.roomId, 'dead_lettered');
-      this.consecutiveFailures = 0;
-      this.lastError = `HTTP ${outcome.status}: ${outcome.message}`;
       this.log.error(
         {
           status: outcome.status,
@@ -352,87 +367,31 @@ export class CalvenSink implements EventSink {
         },
         'calven refused the request; its events were moved to the dead-letter table (see `roomcount outbox`)',
       );
-      return false;
+      return;
     }
-
-    // 2xx. Without a `results` array there is nothing to say an event failed: all count as loaded. With one, an
-    // event it does not mention is neither loaded nor rejected as far as we know: it stays pending and is sent
-    // again (same eventId), up to maxMissingResults times, then dead-lettered with reason "no-result".
-    const delivered: OutboxRow[] = [];
-    const dead: { row: OutboxRow; info: DeadLetterInfo }[] = [];
-    const retry: OutboxRow[] = [];
-    if (outcome.results === undefined) {
-      delivered.push(...rows);
-    } else {
-      const byId = new Map(outcome.results.map((r) => [r.eventId.toLowerCase(), r]));
-      for (const row of rows) {
-        const r = byId.get(row.eventId.toLowerCase());
-        if (!r) {
-          if (row.attempts + 1 >= this.maxMissing) {
-            dead.push({
-              row,
-              info: {
-                reason: 'no-result',
-                httpStatus: outcome.status,
-                message: `no result for this event in ${this.maxMissing} answers`,
-              },
-            });
-          } else {
-            retry.push(row);
-          }
-        } else if (r.resultCode === 0) {
-          delivered.push(row);
-        } else {
-          dead.push({
-            row,
-            info: {
-              reason: 'rejected',
-              httpStatus: outcome.status,
-              resultCode: r.resultCode,
-              message: r.message,
-            },
-          });
-        }
+    for (const { row, info } of s.dead) {
+      const fields = {
+        room: row.roomId,
+        eventId: row.eventId,
+        locationId: locationIdOf(row.body),
+        resultCode: info.resultCode,
+        reason: info.reason,
+        message: info.message,
+      };
+      if (info.reason === 'rejected') {
+        this.log.warn(fields, 'calven rejected an event; moved to the dead-letter table');
+      } else {
+        this.log.error(fields, 'calven never said it loaded this event; moved to the dead-letter table');
       }
     }
-    this.outbox.settle({ delivered, dead, retry });
-    for (const row of delivered) this.observer?.settled?.(row.roomId, 'sent');
-    for (const { row, info } of dead) {
-      this.observer?.settled?.(row.roomId, info.reason === 'rejected' ? 'rejected' : 'dead_lettered');
-    }
-    this.delivered += delivered.length;
-    this.deadLettered += dead.length;
-    if (delivered.length > 0) this.lastDeliveredAt = Date.now();
-    for (const { row, info } of dead) {
+    if (s.retry.length > 0) {
       this.log.warn(
-        {
-          room: row.roomId,
-          eventId: row.eventId,
-          locationId: locationIdOf(row.body),
-          resultCode: info.resultCode,
-          reason: info.reason,
-          message: info.message,
-        },
-        'calven rejected an event; moved to the dead-letter table',
+        { events: s.retry.length, status: outcome.status, problem: s.problem },
+        s.malformed
+          ? 'calven answered, but not in the documented shape; its events stay pending and are sent again'
+          : 'calven answered without a result for some events; re-sending them',
       );
     }
-    if (retry.length > 0) {
-      this.log.warn(
-        { events: retry.length },
-        'calven answered without a result for some events; re-sending them',
-      );
-    }
-    if (delivered.length + dead.length > 0) {
-      if (this.consecutiveFailures > 0) {
-        this.log.info({ failedAttempts: this.consecutiveFailures }, 'calven delivery recovered');
-      }
-      this.consecutiveFailures = 0;
-      this.lastError = undefined;
-      return false;
-    }
-    this.consecutiveFailures++;
-    this.lastError = 'answer had no result for any event of the request';
-    return undefined;
   }
 
   /** Resolves the next time the outbox is seen empty (tests, benchmarks). */

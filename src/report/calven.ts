@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
 import { redactText } from '../redact.js';
+import { readResults, type CalvenEventResult, type PostOutcome } from './calven/settle.js';
 
 /**
  * Calven Occupancy API client: tokens (HMAC or OAuth), `POST /v1/occupancy`, and a classification of every answer
@@ -44,19 +45,7 @@ export interface CalvenClientOptions {
   userAgent?: string;
 }
 
-export interface CalvenEventResult {
-  eventId: string;
-  resultCode: number;
-  message: string;
-}
-
-export type PostOutcome =
-  /** 2xx. `results` is undefined when the answer carried no `results` array at all. */
-  | { kind: 'accepted'; status: number; results: CalvenEventResult[] | undefined }
-  /** 4xx other than 401/408/429: the body was refused as a whole; nothing was loaded; do not send it again. */
-  | { kind: 'rejected'; status: number; message: string }
-  /** 5xx, 408, 429, 3xx, 401 twice, token failures, timeouts, connection errors: send it again later. */
-  | { kind: 'retry'; status?: number; message: string; retryAfterMs?: number };
+export type { CalvenEventResult, PostOutcome };
 
 /** A token endpoint failure (bad credentials, outage, unparsable answer). Always retryable for the caller. */
 export class CalvenAuthError extends Error {
@@ -130,6 +119,17 @@ function retryAfterMs(header: string | string[] | undefined, now = Date.now()): 
   if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
   const t = Date.parse(v);
   return Number.isFinite(t) ? Math.max(0, t - now) : undefined;
+}
+
+/** undici's connect/headers/body timeouts, or the whole-request one. */
+function isTimeout(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return (
+    code === 'ROOMCOUNT_TIMEOUT' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT'
+  );
 }
 
 function errorText(err: unknown): string {
@@ -265,7 +265,9 @@ export class CalvenClient {
       return await this.send(path, body, headers, signal ? AbortSignal.any([signal, timeout]) : timeout);
     } catch (err) {
       if (timeout.aborted && !signal?.aborted)
-        throw new Error(`no complete answer within ${this.totalTimeout} ms`);
+        throw Object.assign(new Error(`no complete answer within ${this.totalTimeout} ms`), {
+          code: 'ROOMCOUNT_TIMEOUT',
+        });
       throw err;
     }
   }
@@ -403,13 +405,18 @@ export class CalvenClient {
         token = await this.getToken({ force: attempt > 0, signal });
       } catch (err) {
         const message = err instanceof CalvenAuthError ? err.message : this.clean(errorText(err));
-        return { kind: 'retry', status: err instanceof CalvenAuthError ? err.status : undefined, message };
+        const status = err instanceof CalvenAuthError ? err.status : undefined;
+        return { kind: 'retry', cause: 'auth', status, message };
       }
       let res: Answer;
       try {
         res = await this.post('/v1/occupancy', body, { authorization: `Bearer ${token}` }, signal);
       } catch (err) {
-        return { kind: 'retry', message: this.clean(errorText(err)) };
+        return {
+          kind: 'retry',
+          cause: isTimeout(err) ? 'timeout' : 'network',
+          message: this.clean(errorText(err)),
+        };
       }
       const { status } = res;
       const json = parseJson(res.text);
@@ -425,12 +432,14 @@ export class CalvenClient {
           this.log.info({ status }, 'calven answered 401; getting a new token');
           continue;
         }
-        return { kind: 'retry', status, message: `HTTP 401 with a fresh token: ${message}` };
+        return { kind: 'retry', cause: 'auth', status, message: `HTTP 401 with a fresh token: ${message}` };
       }
       if (status >= 200 && status < 300) {
-        // An answer too large to read says nothing about what was loaded: send it again (same eventIds).
-        if (res.tooLarge) return { kind: 'retry', status, message };
-        const results = parseResults(obj)?.map((r) => ({ ...r, message: this.clean(r.message) }));
+        // An answer too large to read, or not in the documented shape, says nothing about what was loaded.
+        if (res.tooLarge) return { kind: 'malformed', status, message };
+        const read = readResults(res.text);
+        if ('malformed' in read) return { kind: 'malformed', status, message: read.malformed };
+        const results = read.results.map((r) => ({ ...r, message: this.clean(r.message) }));
         return { kind: 'accepted', status, results };
       }
       if (
@@ -442,6 +451,7 @@ export class CalvenClient {
       ) {
         return {
           kind: 'retry',
+          cause: 'http',
           status,
           message: `HTTP ${status}: ${message}`,
           retryAfterMs: retryAfterMs(res.headers['retry-after']),
@@ -454,23 +464,4 @@ export class CalvenClient {
   async close(): Promise<void> {
     if (this.ownsDispatcher) await this.dispatcher.close().catch(() => undefined);
   }
-}
-
-/**
- * The per-event results of a 200, read liberally: eventId compared case-insensitively by the caller, resultCode as
- * number or numeric string, a missing resultCode counts as 0 (loaded). Undefined when there is no `results` array.
- */
-function parseResults(obj: Record<string, unknown> | undefined): CalvenEventResult[] | undefined {
-  if (!obj || !Array.isArray(obj.results)) return undefined;
-  const out: CalvenEventResult[] = [];
-  for (const r of obj.results) {
-    if (!isObject(r) || typeof r.eventId !== 'string') continue;
-    const code = r.resultCode === undefined || r.resultCode === null ? 0 : Number(r.resultCode);
-    out.push({
-      eventId: r.eventId,
-      resultCode: Number.isFinite(code) ? code : -1,
-      message: typeof r.message === 'string' ? r.message : '',
-    });
-  }
-  return out;
 }

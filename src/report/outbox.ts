@@ -32,8 +32,11 @@ export interface OutboxRow {
 }
 
 export interface DeadLetterInfo {
-  /** `rejected`: per-event non-zero resultCode; `http`: the whole request got a 4xx; `no-result`: Calven never answered for it. */
-  reason: 'rejected' | 'http' | 'no-result';
+  /**
+   * `rejected`: per-event non-zero resultCode; `http`: the whole request got a 4xx; `no-result`: Calven's answers
+   * never had a result for it; `malformed`: the 2xx answers were not in the documented shape.
+   */
+  reason: 'rejected' | 'http' | 'no-result' | 'malformed';
   httpStatus?: number;
   resultCode?: number;
   message?: string;
