@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import type { Config, RoomConfig } from './config/schema.js';
-import { CalvenSink } from './report/calven-sink.js';
+import { CalvenSink } from './report/calven/sink.js';
 import type { Detector } from './detect/detector.js';
 import { createDetector } from './detect/index.js';
 import { describeGeometry } from './detect/describe.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readResults, settle, type PostOutcome } from '../src/report/calven/settle.js';
-import type { OutboxRow } from '../src/report/outbox.js';
+import type { OutboxRow } from '../src/report/calven/outbox.js';
 
 const row = (i: number, attempts = 0): OutboxRow => ({
   seq: i,

@@ -7,10 +7,10 @@ import { pathToFileURL } from 'node:url';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, type Logger } from '../src/log.js';
-import { CalvenSink, type CalvenSinkOptions } from '../src/report/calven-sink.js';
-import { clipForRedaction, parseExpiration } from '../src/report/calven.js';
+import { CalvenSink, type CalvenSinkOptions } from '../src/report/calven/sink.js';
+import { clipForRedaction, parseExpiration } from '../src/report/calven/client.js';
 import { buildOccupancyEvent, type OccupancyEvent } from '../src/report/event.js';
-import { listDeadLetters, outboxStats, retryDeadLetters } from '../src/report/outbox.js';
+import { listDeadLetters, outboxStats, retryDeadLetters } from '../src/report/calven/outbox.js';
 import { FakeCalven, TEST_HMAC, TEST_OAUTH, type FakeCalvenOptions } from './helpers/fake-calven.js';
 import { tempDir } from './helpers/media.js';
 
@@ -488,7 +488,7 @@ describe('CalvenSink against a strict fake Calven', () => {
     const mod = (p: string) => JSON.stringify(pathToFileURL(join(ROOT, p)).href);
     writeFileSync(
       script,
-      `import { CalvenSink } from ${mod('src/report/calven-sink.ts')};
+      `import { CalvenSink } from ${mod('src/report/calven/sink.ts')};
 import { buildOccupancyEvent } from ${mod('src/report/event.ts')};
 import { createLogger } from ${mod('src/log.ts')};
 const [url, stateDir, count] = process.argv.slice(2);

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { outboxCommand } from '../src/commands/outbox.js';
 import { parseConfig } from '../src/config/load.js';
 import { buildOccupancyEvent } from '../src/report/event.js';
-import { Outbox } from '../src/report/outbox.js';
+import { Outbox } from '../src/report/calven/outbox.js';
 import { tempDir } from './helpers/media.js';
 
 function run(config: ReturnType<typeof parseConfig>, opts: Parameters<typeof outboxCommand>[1]): string {

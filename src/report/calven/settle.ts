@@ -1,4 +1,4 @@
-import type { DeadLetterInfo, OutboxRow } from '../outbox.js';
+import type { DeadLetterInfo, OutboxRow } from './outbox.js';
 
 /**
  * What one answer from Calven means for the events of the request: pure, so every kind of answer — documented or

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { OccupancyEvent } from './event.js';
+import type { OccupancyEvent } from '../event.js';
 
 /**
  * Durable outbox: every occupancy event is committed here before anything is sent, and leaves `pending` only once

@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { Agent, request, type Dispatcher } from 'undici';
-import type { Logger } from '../log.js';
-import { redactText } from '../redact.js';
-import { readResults, type CalvenEventResult, type PostOutcome } from './calven/settle.js';
+import type { Logger } from '../../log.js';
+import { redactText } from '../../redact.js';
+import { readResults, type CalvenEventResult, type PostOutcome } from './settle.js';
 
 /**
  * Calven Occupancy API client: tokens (HMAC or OAuth), `POST /v1/occupancy`, and a classification of every answer

@@ -1,9 +1,9 @@
-import type { Logger } from '../log.js';
-import { CalvenClient, type CalvenAuth, type CalvenTimeouts } from './calven.js';
-import { settle, type PostOutcome, type Settlement } from './calven/settle.js';
-import { MAX_EVENTS_PER_REQUEST, type OccupancyEvent } from './event.js';
+import type { Logger } from '../../log.js';
+import { CalvenClient, type CalvenAuth, type CalvenTimeouts } from './client.js';
+import { settle, type PostOutcome, type Settlement } from './settle.js';
+import { MAX_EVENTS_PER_REQUEST, type OccupancyEvent } from '../event.js';
 import { Outbox, type OutboxRow, type OutboxStats } from './outbox.js';
-import type { EventSink } from './sink.js';
+import type { EventSink } from '../sink.js';
 
 /**
  * Sends occupancy events to Calven through the durable outbox.
