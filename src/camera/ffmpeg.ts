@@ -7,6 +7,7 @@ import type { Frame } from './frame.js';
 import { PpmStreamParser, type RawPicture } from './ppm.js';
 import { urlRedactor } from '../redact.js';
 import type { FrameLimit } from '../detect/geometry.js';
+import { backoffDelay } from '../backoff.js';
 
 export type CameraState =
   'connecting' | 'streaming' | 'stalled' | 'unauthorised' | 'not_found' | 'unreachable' | 'ended' | 'stopped';
@@ -394,9 +395,8 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
       // Exit 0 after frames: the server closed the stream (or went away).
       this.setState(code === 0 && wasStreaming ? 'unreachable' : classifyFailure(detail), detail);
     }
-    const base = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** Math.min(this.failures, 30));
-    const delay = base / 2 + Math.random() * (base / 2);
     this.failures++;
+    const delay = backoffDelay(this.failures, this.backoff);
     this.restartTimer = setTimeout(() => this.spawnOnce(), delay);
   }
 
