@@ -62,6 +62,11 @@ export interface OutboxStats {
 }
 
 export interface OutboxOptions {
+  /**
+   * Open for reading only (`roomcount outbox` without --retry-dead): nothing is created, migrated or written, so
+   * it works on a full disk and on a read-only file.
+   */
+  readonly?: boolean;
   /** SQLite `synchronous` pragma. FULL (default) also survives power loss; NORMAL survives process crashes only. */
   synchronous?: 'FULL' | 'NORMAL';
   /** How long to wait for a lock held by another process (ms). */
@@ -79,6 +84,29 @@ interface PendingDbRow {
   body: string;
   created_at: number;
   attempts: number;
+}
+
+export interface OutboxDump {
+  pending: PendingDbRow[];
+  dead: (DeadDbRow & { orig_seq: number })[];
+}
+
+/** An outbox failure, worded with the file and what was being done; `code` is SQLite's (e.g. SQLITE_FULL). */
+export class OutboxError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+    this.name = 'OutboxError';
+  }
+}
+
+function outboxError(path: string, what: string, err: unknown): OutboxError {
+  if (err instanceof OutboxError) return err;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  return new OutboxError(`outbox ${path}: ${what}: ${message}`, typeof code === 'string' ? code : undefined);
 }
 
 interface DeadDbRow {
@@ -102,28 +130,60 @@ export class Outbox {
 
   private constructor(path: string, opts: OutboxOptions) {
     this.path = path;
-    this.db = new Database(path);
-    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
-    this.db.pragma('journal_mode = WAL');
     this.fullSync = opts.synchronous !== 'NORMAL';
-    this.db.pragma(`synchronous = ${this.fullSync ? 'FULL' : 'NORMAL'}`);
-    this.migrate();
-    this.stmts = this.prepare();
+    this.db = new Database(path, opts.readonly ? { readonly: true, fileMustExist: true } : {});
+    try {
+      this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+      if (opts.readonly) {
+        this.checkVersion();
+      } else {
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma(`synchronous = ${this.fullSync ? 'FULL' : 'NORMAL'}`);
+        this.migrate();
+      }
+      this.stmts = this.prepare();
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
   }
 
-  /** Opens (creating the folder and the file if needed) `stateDir/outbox.sqlite`. */
+  /**
+   * Opens (creating the folder and the file if needed, unless read-only) `stateDir/outbox.sqlite`. Errors name the
+   * file.
+   */
   static open(stateDir: string, opts: OutboxOptions = {}): Outbox {
-    mkdirSync(stateDir, { recursive: true });
-    return new Outbox(outboxPath(stateDir), opts);
+    const path = outboxPath(stateDir);
+    try {
+      if (!opts.readonly) mkdirSync(stateDir, { recursive: true });
+      return new Outbox(path, opts);
+    } catch (err) {
+      throw outboxError(path, 'cannot open', err);
+    }
   }
 
-  private migrate(): void {
+  /** Runs one database operation; a failure is thrown as an error naming the file and what was being done. */
+  private guard<T>(what: string, fn: () => T): T {
+    this.check();
+    try {
+      return fn();
+    } catch (err) {
+      throw outboxError(this.path, what, err);
+    }
+  }
+
+  private checkVersion(): number {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       throw new Error(
         `${this.path} was written by a newer roomcount (schema ${version} > ${SCHEMA_VERSION})`,
       );
     }
+    return version;
+  }
+
+  private migrate(): void {
+    this.checkVersion();
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS pending (
         seq        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -159,8 +219,8 @@ export class Outbox {
       peek: db.prepare(
         'SELECT seq, event_id, room_id, body, created_at, attempts FROM pending ORDER BY seq LIMIT ?',
       ),
-      remove: db.prepare('DELETE FROM pending WHERE seq = ?'),
-      attempt: db.prepare('UPDATE pending SET attempts = attempts + 1 WHERE seq = ?'),
+      remove: db.prepare('DELETE FROM pending WHERE event_id = ?'),
+      attempt: db.prepare('UPDATE pending SET attempts = attempts + 1 WHERE event_id = ?'),
       dead: db.prepare(
         `INSERT OR REPLACE INTO dead_letter
            (event_id, room_id, body, reason, http_status, result_code, message, created_at, orig_seq, dead_at)
@@ -182,29 +242,31 @@ export class Outbox {
   insert(items: readonly { event: OccupancyEvent; roomId: string }[], now = Date.now()): number {
     this.check();
     if (items.length === 0) return 0;
+    for (const { event } of items) {
+      if (typeof event?.eventId !== 'string' || event.eventId === '') throw new Error('event has no eventId');
+    }
     const tx = this.db.transaction(() => {
       let added = 0;
       for (const { event, roomId } of items) {
-        if (typeof event?.eventId !== 'string' || event.eventId === '')
-          throw new Error('event has no eventId');
         added += this.stmts.insert.run(event.eventId, roomId, JSON.stringify(event), now).changes;
       }
       return added;
     });
-    return tx();
+    return this.guard('storing events', () => tx());
   }
 
   /** The oldest `limit` pending events, in insertion order. */
   peek(limit: number): OutboxRow[] {
-    this.check();
-    return (this.stmts.peek.all(limit) as PendingDbRow[]).map((r) => ({
-      seq: r.seq,
-      eventId: r.event_id,
-      roomId: r.room_id,
-      body: r.body,
-      createdAt: r.created_at,
-      attempts: r.attempts,
-    }));
+    return this.guard('reading pending events', () => this.stmts.peek.all(limit) as PendingDbRow[]).map(
+      (r) => ({
+        seq: r.seq,
+        eventId: r.event_id,
+        roomId: r.room_id,
+        body: r.body,
+        createdAt: r.created_at,
+        attempts: r.attempts,
+      }),
+    );
   }
 
   /**
@@ -221,7 +283,7 @@ export class Outbox {
   ): void {
     this.check();
     const tx = this.db.transaction(() => {
-      for (const row of outcome.delivered ?? []) this.stmts.remove.run(row.seq);
+      for (const row of outcome.delivered ?? []) this.stmts.remove.run(row.eventId);
       for (const { row, info } of outcome.dead ?? []) {
         this.stmts.dead.run(
           row.eventId,
@@ -235,30 +297,32 @@ export class Outbox {
           row.seq,
           now,
         );
-        this.stmts.remove.run(row.seq);
+        this.stmts.remove.run(row.eventId);
       }
-      for (const row of outcome.retry ?? []) this.stmts.attempt.run(row.seq);
+      for (const row of outcome.retry ?? []) this.stmts.attempt.run(row.eventId);
     });
     // Settling is committed without its own fsync (synchronous = NORMAL for this transaction): losing it to a
     // power cut only means those events are sent again, with the same eventId. The next insert's FULL commit syncs
     // the WAL, this transaction included. Inserts (the only copy of an event) always get FULL.
-    if (this.fullSync) this.db.pragma('synchronous = NORMAL');
-    try {
-      tx();
-    } finally {
-      if (this.fullSync) this.db.pragma('synchronous = FULL');
-    }
+    this.guard('recording delivered events', () => {
+      if (this.fullSync) this.db.pragma('synchronous = NORMAL');
+      try {
+        tx();
+      } finally {
+        if (this.fullSync) this.db.pragma('synchronous = FULL');
+      }
+    });
   }
 
   pendingCount(): number {
-    this.check();
-    return (this.stmts.pendingCount.get() as { n: number }).n;
+    return this.guard('counting', () => (this.stmts.pendingCount.get() as { n: number }).n);
   }
 
   stats(): OutboxStats {
-    this.check();
-    const p = this.stmts.pendingCount.get() as { n: number; oldest: number | null };
-    const d = this.stmts.deadCount.get() as { n: number };
+    const [p, d] = this.guard('counting', () => [
+      this.stmts.pendingCount.get() as { n: number; oldest: number | null },
+      this.stmts.deadCount.get() as { n: number },
+    ]);
     return {
       pending: p.n,
       deadLetter: d.n,
@@ -268,11 +332,14 @@ export class Outbox {
 
   /** Dead letters, oldest first (optionally one room's only). */
   deadLetters(opts: { roomId?: string; limit?: number } = {}): DeadLetterRow[] {
-    this.check();
     const where = opts.roomId === undefined ? '' : 'WHERE room_id = @roomId';
-    const rows = this.db
-      .prepare(`SELECT * FROM dead_letter ${where} ORDER BY dead_at, orig_seq LIMIT @limit`)
-      .all({ roomId: opts.roomId, limit: opts.limit ?? -1 }) as DeadDbRow[];
+    const rows = this.guard(
+      'reading dead letters',
+      () =>
+        this.db
+          .prepare(`SELECT * FROM dead_letter ${where} ORDER BY dead_at, orig_seq LIMIT @limit`)
+          .all({ roomId: opts.roomId, limit: opts.limit ?? -1 }) as DeadDbRow[],
+    );
     return rows.map((r) => ({
       eventId: r.event_id,
       roomId: r.room_id,
@@ -303,7 +370,40 @@ export class Outbox {
       this.db.prepare(`DELETE FROM dead_letter ${where}`).run({ roomId: opts.roomId });
       return moved;
     });
-    return tx.immediate();
+    return this.guard('moving dead letters back', () => tx.immediate());
+  }
+
+  /** Everything in the file, for moving it to a new one (the file was deleted under the running service). */
+  dump(): OutboxDump {
+    return this.guard('reading everything', () => ({
+      pending: this.db.prepare('SELECT * FROM pending ORDER BY seq').all() as PendingDbRow[],
+      dead: this.db.prepare('SELECT * FROM dead_letter ORDER BY orig_seq').all() as OutboxDump['dead'],
+    }));
+  }
+
+  /** Puts a dump back (behind what is here; an eventId already here is kept as it is). */
+  restore(dump: OutboxDump): void {
+    const tx = this.db.transaction(() => {
+      const pending = this.db.prepare(
+        'INSERT OR IGNORE INTO pending (event_id, room_id, body, created_at, attempts) VALUES (?, ?, ?, ?, ?)',
+      );
+      for (const r of dump.pending) pending.run(r.event_id, r.room_id, r.body, r.created_at, r.attempts);
+      for (const r of dump.dead) {
+        this.stmts.dead.run(
+          r.event_id,
+          r.room_id,
+          r.body,
+          r.reason,
+          r.http_status,
+          r.result_code,
+          r.message,
+          r.created_at,
+          r.orig_seq,
+          r.dead_at,
+        );
+      }
+    });
+    this.guard('restoring events', () => tx());
   }
 
   close(): void {
@@ -316,7 +416,7 @@ export class Outbox {
 /** Counts for `roomcount outbox`. A stateDir without an outbox reports zeros (and creates nothing). */
 export function outboxStats(stateDir: string): OutboxStats {
   if (!existsSync(outboxPath(stateDir))) return { pending: 0, deadLetter: 0, oldestPendingAt: null };
-  const outbox = Outbox.open(stateDir);
+  const outbox = Outbox.open(stateDir, { readonly: true });
   try {
     return outbox.stats();
   } finally {
@@ -341,7 +441,7 @@ export function listDeadLetters(
   opts: { roomId?: string; limit?: number } = {},
 ): DeadLetterRow[] {
   if (!existsSync(outboxPath(stateDir))) return [];
-  const outbox = Outbox.open(stateDir);
+  const outbox = Outbox.open(stateDir, { readonly: true });
   try {
     return outbox.deadLetters(opts);
   } finally {

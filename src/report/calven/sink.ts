@@ -1,35 +1,25 @@
+import { backoffDelay, type BackoffPolicy } from '../../backoff.js';
 import type { Logger } from '../../log.js';
-import { CalvenClient, type CalvenAuth, type CalvenTimeouts } from './client.js';
-import { settle, type PostOutcome, type Settlement } from './settle.js';
-import { MAX_EVENTS_PER_REQUEST, type OccupancyEvent } from '../event.js';
-import { Outbox, type OutboxRow, type OutboxStats } from './outbox.js';
+import { MAX_EVENTS_PER_REQUEST, requestBodyText, type OccupancyEvent } from '../event.js';
 import type { EventSink } from '../sink.js';
+import { CalvenClient, type CalvenAuth, type CalvenTimeouts } from './client.js';
+import type { OutboxRow } from './outbox.js';
+import { settle, type PostOutcome, type Settlement } from './settle.js';
+import { OutboxStore, type StoreStatus } from './store.js';
+import { Waits } from './waits.js';
 
 /**
  * Sends occupancy events to Calven through the durable outbox.
  *
- * - `send()` commits the event to `stateDir/outbox.sqlite` and wakes the delivery loop; it never waits for the
- *   network. Sends arriving in the same event-loop turn share one transaction (one fsync); the returned promise
- *   resolves once the event is on disk.
+ * - `send()` hands the event to the outbox store (group commit; held in memory if the disk fails) and wakes the
+ *   delivery loop; it never waits for the network.
  * - One delivery loop POSTs the oldest pending events (insertion order, all rooms mixed) in batches of up to 100,
  *   one request at a time, so Calven sees events in the order they were produced.
- * - Outcomes: loaded → deleted; per-event non-zero resultCode → dead_letter (warn with room and message);
- *   4xx for the request → the whole batch to dead_letter (error with the message), delivery goes on;
- *   5xx/408/429/timeouts/connection errors/token failures → events stay pending, exponential backoff with jitter.
+ * - What an answer means is settle()'s (pure) decision; failures back off (capped exponential, jitter; 1 s doubling
+ *   to 30 s by default), and an event stored during a wait ends it once 2 s of it have passed.
  * - Delivery is at-least-once with a stable eventId: a crash between Calven's 200 and our DELETE (or a timeout
  *   after Calven processed the body) sends the same event again, with the same eventId.
  */
-
-export interface BackoffOptions {
-  /** First retry delay (ms). Default 1000. */
-  initialMs?: number;
-  /** Cap (ms). Default 300 000 (5 min). */
-  maxMs?: number;
-  /** Growth per consecutive failure. Default 2. */
-  factor?: number;
-  /** 0..1: the delay is drawn from [d·(1−jitter), d]. Default 0.5. */
-  jitter?: number;
-}
 
 export interface CalvenSinkOptions {
   sourceId: string;
@@ -39,13 +29,18 @@ export interface CalvenSinkOptions {
   log: Logger;
   /** HTTP timeouts (ms); each defaults to 10 000. */
   timeouts?: CalvenTimeouts;
-  backoff?: BackoffOptions;
+  /** Retry delays after failed requests. Default 1 s doubling to 30 s, jitter 0.5. */
+  backoff?: Partial<BackoffPolicy>;
+  /** An event stored during a backoff wait ends it once this much of it has passed (ms, default 2000). */
+  probeAfterMs?: number;
   /** After waking from idle, wait this long so that events produced together share a request (ms, default 10). */
   batchDelayMs?: number;
   /** Events per request, 1..100 (default 100). */
   maxBatch?: number;
   /** Even without send(), look at the outbox this often (picks up `outbox --retry-dead`; ms, default 30 000). */
   idlePollMs?: number;
+  /** How often a failing outbox is tried again and the file checked (ms, default 5000). */
+  repairMs?: number;
   /** Token refresh margin before expiry (ms, default 60 000). */
   refreshMarginMs?: number;
   /**
@@ -61,14 +56,20 @@ export interface CalvenSinkOptions {
   observer?: CalvenSinkObserver;
 }
 
+/** What went wrong with one request, for `roomcount_calven_errors_total{kind}`. */
+export type CalvenErrorKind =
+  'http_3xx' | 'http_4xx' | 'http_5xx' | 'auth' | 'timeout' | 'network' | 'malformed_answer';
+
 export interface CalvenSinkObserver {
-  /** One POST /v1/occupancy: how long it took and how it ended (status undefined: no HTTP answer). */
-  request?(seconds: number, kind: PostOutcome['kind'], status: number | undefined): void;
+  /** One POST /v1/occupancy: how long it took and, unless it succeeded, what went wrong. */
+  request?(seconds: number, error: CalvenErrorKind | undefined): void;
   /** An event left the outbox: sent (loaded), rejected (its resultCode), dead_lettered (whole request refused). */
   settled?(roomId: string, outcome: 'sent' | 'rejected' | 'dead_lettered'): void;
+  /** How many events are held in memory because the outbox cannot be written. */
+  unstored?(count: number): void;
 }
 
-export interface CalvenSinkStatus extends OutboxStats {
+export interface CalvenSinkStatus extends StoreStatus {
   /** Events Calven loaded since start. */
   delivered: number;
   /** Events moved to dead_letter since start. */
@@ -82,33 +83,40 @@ export interface CalvenSinkStatus extends OutboxStats {
   nextAttemptAt: string | null;
 }
 
-interface Buffered {
-  event: OccupancyEvent;
-  roomId: string;
-  resolve: () => void;
-  reject: (err: Error) => void;
+/** The metric kind of an outcome (undefined: success, or a request refused as a whole is still an answer). */
+export function errorKind(outcome: PostOutcome): CalvenErrorKind | undefined {
+  switch (outcome.kind) {
+    case 'accepted':
+      return undefined;
+    case 'malformed':
+      return 'malformed_answer';
+    case 'rejected':
+      return 'http_4xx';
+    case 'retry':
+      if (outcome.cause !== 'http') return outcome.cause;
+      if (outcome.status === 401) return 'auth';
+      return outcome.status !== undefined && outcome.status >= 500
+        ? 'http_5xx'
+        : outcome.status !== undefined && outcome.status < 400
+          ? 'http_3xx'
+          : 'http_4xx';
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class CalvenSink implements EventSink {
-  private readonly outbox: Outbox;
+  private readonly store: OutboxStore;
   private readonly client: CalvenClient;
   private readonly log: Logger;
-  private readonly sourceJson: string;
+  private readonly sourceId: string;
   private readonly maxBatch: number;
   private readonly batchDelayMs: number;
-  private readonly idlePollMs: number;
   private readonly maxMissing: number;
-  private readonly backoff: Required<BackoffOptions>;
+  private readonly backoff: BackoffPolicy;
   private readonly observer: CalvenSinkObserver | undefined;
+  private readonly waits: Waits;
 
-  private buffer: Buffered[] = [];
-  private flushHandle: NodeJS.Immediate | undefined;
-  private woken = false;
-  private idleResolve: (() => void) | undefined;
-  private backoffResolve: (() => void) | undefined;
-  private drainWaiters: (() => void)[] = [];
   private abort: AbortController | undefined;
   private closing = false;
   private stopped = false;
@@ -124,26 +132,30 @@ export class CalvenSink implements EventSink {
   private consecutiveFailures = 0;
   private lastDeliveredAt: number | undefined;
   private lastError: string | undefined;
-  private nextAttemptAt: number | undefined;
 
   constructor(opts: CalvenSinkOptions) {
     this.log = opts.log;
     this.observer = opts.observer;
-    this.sourceJson = JSON.stringify(opts.sourceId);
+    this.sourceId = opts.sourceId;
     this.maxBatch = Math.min(
       MAX_EVENTS_PER_REQUEST,
       Math.max(1, Math.floor(opts.maxBatch ?? MAX_EVENTS_PER_REQUEST)),
     );
     this.batchDelayMs = Math.max(0, opts.batchDelayMs ?? 10);
-    this.idlePollMs = Math.max(10, opts.idlePollMs ?? 30_000);
     this.maxMissing = Math.max(1, opts.maxMissingResults ?? 10);
-    this.backoff = {
-      initialMs: opts.backoff?.initialMs ?? 1000,
-      maxMs: opts.backoff?.maxMs ?? 300_000,
-      factor: opts.backoff?.factor ?? 2,
-      jitter: Math.min(1, Math.max(0, opts.backoff?.jitter ?? 0.5)),
-    };
-    this.outbox = Outbox.open(opts.stateDir, { synchronous: opts.synchronous });
+    this.backoff = { initialMs: 1000, maxMs: 30_000, ...opts.backoff };
+    this.waits = new Waits({
+      pollMs: Math.max(10, opts.idlePollMs ?? 30_000),
+      minBackoffMs: Math.max(0, opts.probeAfterMs ?? 2000),
+    });
+    this.store = new OutboxStore({
+      stateDir: opts.stateDir,
+      log: opts.log,
+      synchronous: opts.synchronous,
+      repairMs: opts.repairMs,
+      onStored: () => this.waits.wake(),
+      onHeld: (count) => this.observer?.unstored?.(count),
+    });
     this.client =
       opts.client ??
       new CalvenClient({
@@ -153,7 +165,7 @@ export class CalvenSink implements EventSink {
         timeouts: opts.timeouts,
         refreshMarginMs: opts.refreshMarginMs,
       });
-    const left = this.outbox.stats();
+    const left = this.store.status();
     if (left.pending > 0) {
       this.log.info(
         { pending: left.pending, oldestPendingAt: left.oldestPendingAt },
@@ -171,90 +183,24 @@ export class CalvenSink implements EventSink {
     });
   }
 
-  /** Commits the event to the outbox and wakes the delivery loop. Resolves once it is on disk. */
+  /** Hands the event to the outbox and wakes the delivery loop. Resolves once it is on disk (or held in memory). */
   send(event: OccupancyEvent, roomId: string): Promise<void> {
     if (this.dbClosed) return Promise.reject(new Error('CalvenSink is closed'));
     if (typeof event?.eventId !== 'string' || event.eventId === '') {
       return Promise.reject(new Error('occupancy event without eventId'));
     }
-    return new Promise<void>((resolve, reject) => {
-      this.buffer.push({ event, roomId, resolve, reject });
-      this.flushHandle ??= setImmediate(() => this.flushInserts());
-    });
+    return this.store.add(event, roomId);
   }
 
-  /** Group commit of everything sent since the last flush. */
-  private flushInserts(): void {
-    if (this.flushHandle) clearImmediate(this.flushHandle);
-    this.flushHandle = undefined;
-    const items = this.buffer;
-    if (items.length === 0) return;
-    this.buffer = [];
-    try {
-      this.outbox.insert(items);
-    } catch (err) {
-      const e = err instanceof Error ? err : new Error(String(err));
-      this.log.error({ err: e, events: items.length }, 'calven outbox: could not store events');
-      for (const it of items) it.reject(e);
-      return;
-    }
-    for (const it of items) it.resolve();
-    this.wake();
+  /** Why the sink is not ready (events not safe on disk, folder not writable), or undefined. */
+  problem(): string | undefined {
+    return this.dbClosed ? undefined : this.store.problem();
   }
 
-  private wake(): void {
-    this.woken = true;
-    const r = this.idleResolve;
-    this.idleResolve = undefined;
-    r?.();
-  }
-
-  /** Ends idle and backoff waits (close started, or the deadline passed). */
-  private interrupt(): void {
-    this.wake();
-    const b = this.backoffResolve;
-    this.backoffResolve = undefined;
-    b?.();
-  }
-
-  private idle(): Promise<void> {
-    if (this.woken || this.stopped || this.closing) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.idleResolve = undefined;
-        resolve();
-      }, this.idlePollMs);
-      timer.unref();
-      this.idleResolve = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
-  private backoffDelay(retryAfterMs?: number): number {
-    const { initialMs, maxMs, factor, jitter } = this.backoff;
-    const exp = Math.min(this.consecutiveFailures - 1, 60);
-    const base = Math.min(maxMs, initialMs * factor ** Math.max(0, exp));
-    const d = base * (1 - jitter * Math.random());
-    return Math.min(maxMs, Math.max(d, retryAfterMs ?? 0));
-  }
-
-  private waitBackoff(ms: number): Promise<void> {
+  private wait(ms: number): Promise<void> {
     if (this.stopped) return Promise.resolve();
     if (this.closing) ms = Math.min(ms, Math.max(0, this.closeDeadline - Date.now()));
-    this.nextAttemptAt = Date.now() + ms;
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.backoffResolve = undefined;
-        this.nextAttemptAt = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      this.backoffResolve = done;
-    });
+    return this.waits.backoff(ms);
   }
 
   private async run(): Promise<void> {
@@ -262,78 +208,62 @@ export class CalvenSink implements EventSink {
     while (!this.stopped) {
       if (fromIdle && this.batchDelayMs > 0 && !this.closing) await sleep(this.batchDelayMs);
       fromIdle = false;
-      this.woken = false;
-      let rows: OutboxRow[];
-      try {
-        rows = this.outbox.peek(this.maxBatch);
-      } catch (err) {
+      this.waits.reset();
+      const rows = this.store.peek(this.maxBatch);
+      if (rows === undefined) {
+        // Cannot read the outbox: the store has logged it once; look again later (it also retries by itself).
         this.consecutiveFailures++;
-        this.lastError = `outbox read failed: ${String(err)}`;
-        this.log.error({ err }, 'calven outbox: read failed');
-        await this.waitBackoff(this.backoffDelay());
+        this.lastError = this.store.problem() ?? 'outbox read failed';
+        await this.wait(backoffDelay(this.consecutiveFailures, this.backoff));
         continue;
       }
       if (rows.length === 0) {
-        for (const w of this.drainWaiters.splice(0)) w();
         if (this.closing) return;
-        await this.idle();
+        await this.waits.idle();
         fromIdle = true;
         continue;
       }
       const retryAfter = await this.deliver(rows);
       if (retryAfter !== false && !this.stopped) {
-        const delay = this.backoffDelay(retryAfter);
+        const delay = backoffDelay(this.consecutiveFailures, this.backoff, Math.random, retryAfter);
         this.log.warn(
           {
             attempt: this.consecutiveFailures,
             retryInMs: Math.round(delay),
             error: this.lastError,
-            pending: this.safePendingCount(),
+            pending: this.store.pendingCount(),
           },
           'calven delivery failed; events stay in the outbox',
         );
-        await this.waitBackoff(delay);
+        await this.wait(delay);
       }
-    }
-  }
-
-  private safePendingCount(): number | undefined {
-    try {
-      return this.outbox.pendingCount();
-    } catch {
-      return undefined;
     }
   }
 
   /** One request for `rows`. Returns false when it made progress, else the server's Retry-After (or undefined). */
   private async deliver(rows: OutboxRow[]): Promise<number | undefined | false> {
-    const body = `{"sourceId":${this.sourceJson},"occupancyEvents":[${rows.map((r) => r.body).join(',')}]}`;
+    const body = requestBodyText(
+      this.sourceId,
+      rows.map((r) => r.body),
+    );
     this.abort = new AbortController();
     let outcome: PostOutcome;
     const started = performance.now();
     try {
       outcome = await this.client.postOccupancy(body, this.abort.signal);
-      this.observer?.request?.((performance.now() - started) / 1000, outcome.kind, outcome.status);
     } catch (err) {
       outcome = { kind: 'retry', cause: 'network', message: `unexpected error: ${String(err)}` };
     } finally {
       this.abort = undefined;
     }
+    this.observer?.request?.((performance.now() - started) / 1000, errorKind(outcome));
     this.requests++;
-    try {
-      return this.apply(rows, outcome);
-    } catch (err) {
-      // Could not record the outcome (disk?): the rows stay pending and go again — same eventIds.
-      this.failedRequests++;
-      this.consecutiveFailures++;
-      this.lastError = `outbox update failed: ${String(err)}`;
-      return undefined;
-    }
+    return this.apply(rows, outcome);
   }
 
   private apply(rows: OutboxRow[], outcome: PostOutcome): number | undefined | false {
     const s = settle(outcome, rows, { maxUnanswered: this.maxMissing });
-    if (s.delivered.length + s.dead.length + s.retry.length > 0) this.outbox.settle(s);
+    this.store.record(s);
     for (const row of s.delivered) this.observer?.settled?.(row.roomId, 'sent');
     for (const { row, info } of s.dead) {
       this.observer?.settled?.(row.roomId, info.reason === 'rejected' ? 'rejected' : 'dead_lettered');
@@ -394,20 +324,10 @@ export class CalvenSink implements EventSink {
     }
   }
 
-  /** Resolves the next time the outbox is seen empty (tests, benchmarks). */
-  whenDrained(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.drainWaiters.push(resolve);
-      this.wake();
-    });
-  }
-
   status(): CalvenSinkStatus {
-    const stats: OutboxStats = this.dbClosed
-      ? { pending: 0, deadLetter: 0, oldestPendingAt: null }
-      : this.outbox.stats();
+    const until = this.waits.until;
     return {
-      ...stats,
+      ...this.store.status(),
       delivered: this.delivered,
       deadLettered: this.deadLettered,
       requests: this.requests,
@@ -416,7 +336,7 @@ export class CalvenSink implements EventSink {
       lastDeliveredAt:
         this.lastDeliveredAt === undefined ? null : new Date(this.lastDeliveredAt).toISOString(),
       lastError: this.lastError ?? null,
-      nextAttemptAt: this.nextAttemptAt === undefined ? null : new Date(this.nextAttemptAt).toISOString(),
+      nextAttemptAt: until === undefined ? null : new Date(until).toISOString(),
     };
   }
 
@@ -431,25 +351,24 @@ export class CalvenSink implements EventSink {
   }
 
   private async shutdown(deadlineMs: number): Promise<void> {
-    this.flushInserts();
+    this.store.flush();
     this.closing = true;
     this.closeDeadline = Date.now() + Math.max(0, deadlineMs);
     const timer = setTimeout(
       () => {
         this.stopped = true;
         this.abort?.abort(new Error('shutdown deadline'));
-        this.interrupt();
+        this.waits.interrupt();
       },
       Math.max(0, deadlineMs),
     );
-    this.interrupt();
+    this.waits.interrupt();
     await this.loopDone;
     clearTimeout(timer);
     this.stopped = true;
-    for (const w of this.drainWaiters.splice(0)) w();
-    this.flushInserts();
+    this.store.flush();
     try {
-      const left = this.outbox.stats();
+      const left = this.store.status();
       if (left.pending > 0) {
         this.log.warn(
           { pending: left.pending, oldestPendingAt: left.oldestPendingAt, error: this.lastError },
@@ -459,7 +378,7 @@ export class CalvenSink implements EventSink {
         this.log.info({ delivered: this.delivered }, 'calven outbox flushed');
       }
     } finally {
-      this.outbox.close();
+      this.store.close();
       this.dbClosed = true;
       await this.client.close();
     }
