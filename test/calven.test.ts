@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
+import type Database from 'better-sqlite3';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, type Logger } from '../src/log.js';
@@ -621,5 +622,119 @@ describe('CalvenSink against hostile answers', () => {
       expect.stringMatching(/empty/),
       expect.stringMatching(/not sent/),
     ]);
+  });
+});
+
+/** The sink's own database connection (to make its disk "full" or read-only from the test). */
+function outboxDb(s: CalvenSink): Database.Database {
+  return s['store']['outbox']['db'] as Database.Database;
+}
+
+describe('CalvenSink when the outbox fails', () => {
+  it('disk full: events are held in memory (not dropped), readiness says so, and stored once space returns', async () => {
+    const f = await fake();
+    const dir = stateDir();
+    const held: number[] = [];
+    const { sink: s, lines } = sink(f, dir, { repairMs: 50, observer: { unstored: (n) => held.push(n) } });
+    await s.send(ev(), 'a');
+    await until(() => f.accepted.length === 1 && s.status().pending === 0, 'warm-up event');
+    expect(s.problem()).toBeUndefined();
+
+    const db = outboxDb(s);
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+    const events = Array.from({ length: 100 }, () => ev());
+    await Promise.all(events.map((e) => s.send(e, 'a'))); // resolves: the sink has them
+    expect(s.status()).toMatchObject({ unstored: 100 });
+    expect(s.problem()).toMatch(/outbox\.sqlite.*full.*100 event\(s\) held in memory/);
+    await sleep(300); // several repair attempts while the disk stays full
+    const errors = lines().filter((l) => String(l.msg).startsWith('calven outbox cannot be written'));
+    expect(errors).toHaveLength(1); // loud once, not per attempt
+    expect(String(errors[0]!.err)).toContain(join(dir, 'outbox.sqlite'));
+    expect(held.at(-1)).toBe(100);
+
+    db.pragma('max_page_count = 1073741823');
+    await f.until(() => f.accepted.length === 101, 'the held events, once stored');
+    expect(f.acceptedIds().slice(1)).toEqual(events.map((e) => e.eventId));
+    await until(() => s.status().pending === 0, 'outbox empty');
+    expect(s.problem()).toBeUndefined();
+    expect(held.at(-1)).toBe(0);
+    expect(lines().map((l) => l.msg)).toContain('calven outbox works again; every event is on disk');
+  });
+
+  it('delivered events that cannot be deleted are not sent again; recorded once the file can be written', async () => {
+    const f = await fake();
+    const { sink: s, lines } = sink(f, stateDir(), { repairMs: 50 });
+    await s.send(ev(), 'a');
+    await until(() => f.accepted.length === 1 && s.status().pending === 0, 'warm-up event');
+    f.delayMs = 200;
+    const e = ev();
+    await s.send(e, 'a');
+    await f.until(() => f.occupancyRequests().length === 2, 'the request in flight');
+    outboxDb(s).pragma('query_only = ON'); // every write fails from now on, as with a broken file
+    await f.until(() => f.accepted.length === 2, 'Calven loaded it');
+    await sleep(600); // with the outcome unrecorded, an old sink re-sent it every backoff (20..200 ms)
+    expect(f.occupancyRequests().filter((r) => r.eventIds?.includes(e.eventId))).toHaveLength(1);
+    expect(s.problem()).toMatch(/outbox\.sqlite.*readonly/);
+    expect(lines().filter((l) => String(l.msg).startsWith('calven outbox cannot be written'))).toHaveLength(
+      1,
+    );
+    expect(s.status()).toMatchObject({ unrecorded: 1 });
+
+    outboxDb(s).pragma('query_only = OFF');
+    await until(() => s.status().pending === 0 && s.status().unrecorded === 0, 'the outcome recorded');
+    expect(s.problem()).toBeUndefined();
+    expect(f.acceptedIds()).toHaveLength(2);
+  });
+
+  it('outbox.sqlite deleted while running: noticed, logged, recreated with every pending event', async () => {
+    const f = await fake();
+    const dir = stateDir();
+    const { sink: s, lines } = sink(f, dir, { repairMs: 50 });
+    f.outage('503');
+    const events = Array.from({ length: 5 }, () => ev());
+    for (const e of events) await s.send(e, 'a');
+    for (const suffix of ['', '-wal', '-shm']) rmSync(join(dir, `outbox.sqlite${suffix}`), { force: true });
+    await until(
+      () => lines().some((l) => String(l.msg).includes('was deleted while running')),
+      'the deletion noticed',
+    );
+    expect(existsSync(join(dir, 'outbox.sqlite'))).toBe(true);
+    expect(outboxStats(dir).pending).toBe(5); // a restart now would still have them
+    const later = ev();
+    await s.send(later, 'a');
+    expect(outboxStats(dir).pending).toBe(6);
+
+    f.outage(undefined);
+    await f.until(() => f.accepted.length === 6, 'every event');
+    expect(f.acceptedIds()).toEqual([...events, later].map((x) => x.eventId));
+    await until(() => outboxStats(dir).pending === 0, 'the new file empty');
+  });
+});
+
+describe('CalvenSink recovery after an outage', () => {
+  it('a new event ends a long backoff wait once its short minimum has passed', async () => {
+    const f = await fake();
+    const { sink: s } = sink(f, stateDir(), { backoff: { initialMs: 8000, maxMs: 8000 }, probeAfterMs: 100 });
+    await s.send(ev(), 'a');
+    await until(() => f.accepted.length === 1, 'warm-up event');
+    f.outage('503');
+    const first = ev();
+    await s.send(first, 'a');
+    await f.until(() => f.statusCount(503) === 1, 'a failed request');
+    await until(() => s.status().nextAttemptAt !== null, 'backing off');
+    f.outage(undefined);
+    await sleep(200);
+    const t0 = Date.now();
+    const fresh = ev();
+    await s.send(fresh, 'a');
+    await f.until(() => f.accepted.length === 3, 'both events', 4000); // the wait was 4..8 s
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(f.acceptedIds().slice(1)).toEqual([first.eventId, fresh.eventId]);
+  });
+
+  it('waits at most 30 s by default, however long the outage', () => {
+    const f = { url: 'http://127.0.0.1:9' } as FakeCalven;
+    const { sink: s } = sink(f, stateDir(), { backoff: undefined });
+    expect(s['backoff']).toMatchObject({ initialMs: 1000, maxMs: 30_000 });
   });
 });
