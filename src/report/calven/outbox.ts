@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { OccupancyEvent } from '../event.js';
@@ -413,15 +414,57 @@ export class Outbox {
   }
 }
 
-/** Counts for `roomcount outbox`. A stateDir without an outbox reports zeros (and creates nothing). */
-export function outboxStats(stateDir: string): OutboxStats {
-  if (!existsSync(outboxPath(stateDir))) return { pending: 0, deadLetter: 0, oldestPendingAt: null };
-  const outbox = Outbox.open(stateDir, { readonly: true });
+/**
+ * Reads an outbox without writing to its folder. Opened read-only in place; where even that fails (a full disk:
+ * SQLite cannot size the shared-memory file; a read-only folder) it reads a copy of the file and its WAL in a
+ * temporary folder, so `roomcount outbox` still shows what is pending.
+ */
+function readOutbox<T>(stateDir: string, read: (outbox: Outbox) => T): T {
+  let outbox: Outbox;
   try {
-    return outbox.stats();
+    outbox = Outbox.open(stateDir, { readonly: true });
+  } catch (inPlace) {
+    return readCopy(stateDir, read, inPlace);
+  }
+  try {
+    return read(outbox);
+  } catch (err) {
+    if (err instanceof OutboxError && err.code?.startsWith('SQLITE_IOERR'))
+      return readCopy(stateDir, read, err);
+    throw err;
   } finally {
     outbox.close();
   }
+}
+
+function readCopy<T>(stateDir: string, read: (outbox: Outbox) => T, inPlace: unknown): T {
+  const dir = mkdtempSync(join(tmpdir(), 'roomcount-outbox-'));
+  try {
+    try {
+      copyFileSync(outboxPath(stateDir), outboxPath(dir));
+      if (existsSync(outboxPath(stateDir) + '-wal')) {
+        copyFileSync(outboxPath(stateDir) + '-wal', outboxPath(dir) + '-wal');
+      }
+    } catch (err) {
+      throw new Error(
+        `${String(inPlace instanceof Error ? inPlace.message : inPlace)}; reading a copy in ${dir} failed too: ${String(err)} (free some disk space)`,
+      );
+    }
+    const copy = Outbox.open(dir);
+    try {
+      return read(copy);
+    } finally {
+      copy.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Counts for `roomcount outbox`. A stateDir without an outbox reports zeros (and creates nothing). */
+export function outboxStats(stateDir: string): OutboxStats {
+  if (!existsSync(outboxPath(stateDir))) return { pending: 0, deadLetter: 0, oldestPendingAt: null };
+  return readOutbox(stateDir, (outbox) => outbox.stats());
 }
 
 /** `roomcount outbox --retry-dead`: dead letters back to pending; a running service picks them up within its idle poll. */
@@ -441,10 +484,5 @@ export function listDeadLetters(
   opts: { roomId?: string; limit?: number } = {},
 ): DeadLetterRow[] {
   if (!existsSync(outboxPath(stateDir))) return [];
-  const outbox = Outbox.open(stateDir, { readonly: true });
-  try {
-    return outbox.deadLetters(opts);
-  } finally {
-    outbox.close();
-  }
+  return readOutbox(stateDir, (outbox) => outbox.deadLetters(opts));
 }
