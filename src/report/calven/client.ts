@@ -38,11 +38,6 @@ export interface CalvenClientOptions {
   timeouts?: CalvenTimeouts;
   /** Get a new token this long before it expires (ms, default 60 000; at most half the token's lifetime). */
   refreshMarginMs?: number;
-  /** Lifetime assumed when the auth answer has no usable expiration (ms, default 10 min). */
-  defaultTokenLifetimeMs?: number;
-  /** For tests: a custom undici dispatcher (the client then does not close it). */
-  dispatcher?: Dispatcher;
-  userAgent?: string;
 }
 
 export type { CalvenEventResult, PostOutcome };
@@ -65,6 +60,8 @@ interface Token {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+/** Lifetime assumed when the auth answer has no usable expiration. */
+const DEFAULT_TOKEN_LIFETIME_MS = 600_000;
 const MAX_MESSAGE = 500;
 /** Most of an error answer (or a token answer) that is read: more is not a message worth keeping. */
 export const MAX_ERROR_BODY = 64 * 1024;
@@ -201,16 +198,12 @@ export class CalvenClient {
   private readonly auth: CalvenAuth;
   private readonly log: Logger;
   private readonly dispatcher: Dispatcher;
-  private readonly ownsDispatcher: boolean;
   private readonly headersTimeout: number;
   private readonly bodyTimeout: number;
   private readonly totalTimeout: number;
   private readonly refreshMarginMs: number;
-  private readonly defaultLifetimeMs: number;
-  private readonly userAgent: string;
   private token: Token | undefined;
   private tokenPromise: Promise<Token> | undefined;
-  private tokensObtained = 0;
 
   constructor(opts: CalvenClientOptions) {
     this.base = opts.baseUrl.replace(/\/+$/, '');
@@ -221,22 +214,12 @@ export class CalvenClient {
     this.bodyTimeout = t.bodyMs ?? DEFAULT_TIMEOUT_MS;
     this.totalTimeout = t.totalMs ?? 3 * DEFAULT_TIMEOUT_MS;
     this.refreshMarginMs = opts.refreshMarginMs ?? 60_000;
-    this.defaultLifetimeMs = opts.defaultTokenLifetimeMs ?? 600_000;
-    this.userAgent = opts.userAgent ?? 'roomcount';
-    this.ownsDispatcher = !opts.dispatcher;
-    this.dispatcher =
-      opts.dispatcher ??
-      new Agent({
-        connect: { timeout: t.connectMs ?? DEFAULT_TIMEOUT_MS },
-        headersTimeout: this.headersTimeout,
-        bodyTimeout: this.bodyTimeout,
-        keepAliveTimeout: 30_000,
-      });
-  }
-
-  /** How many tokens this client has obtained (for status/metrics). */
-  get tokenCount(): number {
-    return this.tokensObtained;
+    this.dispatcher = new Agent({
+      connect: { timeout: t.connectMs ?? DEFAULT_TIMEOUT_MS },
+      headersTimeout: this.headersTimeout,
+      bodyTimeout: this.bodyTimeout,
+      keepAliveTimeout: 30_000,
+    });
   }
 
   private secrets(): string[] {
@@ -284,7 +267,7 @@ export class CalvenClient {
       headers: {
         'content-type': 'application/json',
         accept: 'application/json',
-        'user-agent': this.userAgent,
+        'user-agent': 'roomcount',
         ...headers,
       },
       body,
@@ -313,11 +296,6 @@ export class CalvenClient {
     });
     const token = await this.tokenPromise;
     return token.value;
-  }
-
-  /** Forget the cached token (the next request gets a new one). */
-  invalidateToken(): void {
-    this.token = undefined;
   }
 
   private async fetchToken(signal?: AbortSignal): Promise<Token> {
@@ -375,14 +353,13 @@ export class CalvenClient {
       parseExpiration(obj.expiration, now) ??
       parseExpiration(obj.expires_in, started, true) ??
       parseExpiration(obj.expiresIn, started, true) ??
-      now + this.defaultLifetimeMs;
+      now + DEFAULT_TOKEN_LIFETIME_MS;
     // Refresh `refreshMarginMs` early, but never earlier than half-way through the token's life: a short-lived
     // token (or a clock a bit off) must not make every request fetch a new one.
     const lifetime = Math.max(0, expiresAt - started);
     const refreshAt = expiresAt - Math.min(this.refreshMarginMs, lifetime / 2);
     const token: Token = { value, expiresAt, refreshAt };
     this.token = token;
-    this.tokensObtained++;
     this.log.info(
       {
         auth: auth.type,
@@ -462,6 +439,6 @@ export class CalvenClient {
   }
 
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close().catch(() => undefined);
+    await this.dispatcher.close().catch(() => undefined);
   }
 }

@@ -7,7 +7,7 @@ import type { OccupancyEvent } from '../event.js';
 /**
  * Durable outbox: every occupancy event is committed here before anything is sent, and leaves `pending` only once
  * Calven has answered for it (accepted → deleted; rejected → moved to `dead_letter`). One SQLite file
- * `stateDir/outbox.sqlite` in WAL mode; `synchronous = FULL` by default, so a committed event survives kill -9 and
+ * `stateDir/outbox.sqlite` in WAL mode; `synchronous = FULL`, so a committed event survives kill -9 and
  * power loss. Order of delivery = insertion order (`seq`), across all rooms.
  *
  * The event is stored as the exact JSON that goes into the request body, so a retry (even after a restart) sends
@@ -68,10 +68,6 @@ export interface OutboxOptions {
    * it works on a full disk and on a read-only file.
    */
   readonly?: boolean;
-  /** SQLite `synchronous` pragma. FULL (default) also survives power loss; NORMAL survives process crashes only. */
-  synchronous?: 'FULL' | 'NORMAL';
-  /** How long to wait for a lock held by another process (ms). */
-  busyTimeoutMs?: number;
 }
 
 export function outboxPath(stateDir: string): string {
@@ -126,20 +122,18 @@ export class Outbox {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly stmts: ReturnType<Outbox['prepare']>;
-  private readonly fullSync: boolean;
   private closed = false;
 
   private constructor(path: string, opts: OutboxOptions) {
     this.path = path;
-    this.fullSync = opts.synchronous !== 'NORMAL';
     this.db = new Database(path, opts.readonly ? { readonly: true, fileMustExist: true } : {});
     try {
-      this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+      this.db.pragma('busy_timeout = 5000'); // a lock held by another process (an admin command)
       if (opts.readonly) {
         this.checkVersion();
       } else {
         this.db.pragma('journal_mode = WAL');
-        this.db.pragma(`synchronous = ${this.fullSync ? 'FULL' : 'NORMAL'}`);
+        this.db.pragma('synchronous = FULL');
         this.migrate();
       }
       this.stmts = this.prepare();
@@ -306,11 +300,11 @@ export class Outbox {
     // power cut only means those events are sent again, with the same eventId. The next insert's FULL commit syncs
     // the WAL, this transaction included. Inserts (the only copy of an event) always get FULL.
     this.guard('recording delivered events', () => {
-      if (this.fullSync) this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('synchronous = NORMAL');
       try {
         tx();
       } finally {
-        if (this.fullSync) this.db.pragma('synchronous = FULL');
+        this.db.pragma('synchronous = FULL');
       }
     });
   }

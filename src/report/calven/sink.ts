@@ -33,25 +33,10 @@ export interface CalvenSinkOptions {
   backoff?: Partial<BackoffPolicy>;
   /** An event stored during a backoff wait ends it once this much of it has passed (ms, default 2000). */
   probeAfterMs?: number;
-  /** After waking from idle, wait this long so that events produced together share a request (ms, default 10). */
-  batchDelayMs?: number;
-  /** Events per request, 1..100 (default 100). */
-  maxBatch?: number;
   /** Even without send(), look at the outbox this often (picks up `outbox --retry-dead`; ms, default 30 000). */
   idlePollMs?: number;
   /** How often a failing outbox is tried again and the file checked (ms, default 5000). */
   repairMs?: number;
-  /** Token refresh margin before expiry (ms, default 60 000). */
-  refreshMarginMs?: number;
-  /**
-   * An event a 2xx answer does not say was loaded or rejected (left out of `results`, or the answer not in the
-   * documented shape) is sent again; after this many such answers it is dead-lettered. Default 10.
-   */
-  maxMissingResults?: number;
-  /** SQLite durability (default FULL). */
-  synchronous?: 'FULL' | 'NORMAL';
-  /** For tests: a ready client (the sink closes it on close()). */
-  client?: CalvenClient;
   /** Told about every request and every event's fate (metrics). */
   observer?: CalvenSinkObserver;
 }
@@ -103,6 +88,14 @@ export function errorKind(outcome: PostOutcome): CalvenErrorKind | undefined {
   }
 }
 
+/** After waking from idle, wait this long so that events produced together share a request (ms). */
+const BATCH_DELAY_MS = 10;
+/**
+ * An event a 2xx answer does not say was loaded or rejected (left out of `results`, or the answer not in the
+ * documented shape) is sent again; after this many such answers it is dead-lettered.
+ */
+const MAX_UNANSWERED = 10;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class CalvenSink implements EventSink {
@@ -110,9 +103,6 @@ export class CalvenSink implements EventSink {
   private readonly client: CalvenClient;
   private readonly log: Logger;
   private readonly sourceId: string;
-  private readonly maxBatch: number;
-  private readonly batchDelayMs: number;
-  private readonly maxMissing: number;
   private readonly backoff: BackoffPolicy;
   private readonly observer: CalvenSinkObserver | undefined;
   private readonly waits: Waits;
@@ -137,12 +127,6 @@ export class CalvenSink implements EventSink {
     this.log = opts.log;
     this.observer = opts.observer;
     this.sourceId = opts.sourceId;
-    this.maxBatch = Math.min(
-      MAX_EVENTS_PER_REQUEST,
-      Math.max(1, Math.floor(opts.maxBatch ?? MAX_EVENTS_PER_REQUEST)),
-    );
-    this.batchDelayMs = Math.max(0, opts.batchDelayMs ?? 10);
-    this.maxMissing = Math.max(1, opts.maxMissingResults ?? 10);
     this.backoff = { initialMs: 1000, maxMs: 30_000, ...opts.backoff };
     this.waits = new Waits({
       pollMs: Math.max(10, opts.idlePollMs ?? 30_000),
@@ -151,20 +135,16 @@ export class CalvenSink implements EventSink {
     this.store = new OutboxStore({
       stateDir: opts.stateDir,
       log: opts.log,
-      synchronous: opts.synchronous,
       repairMs: opts.repairMs,
       onStored: () => this.waits.wake(),
       onHeld: (count) => this.observer?.unstored?.(count),
     });
-    this.client =
-      opts.client ??
-      new CalvenClient({
-        baseUrl: opts.baseUrl,
-        auth: opts.auth,
-        log: opts.log,
-        timeouts: opts.timeouts,
-        refreshMarginMs: opts.refreshMarginMs,
-      });
+    this.client = new CalvenClient({
+      baseUrl: opts.baseUrl,
+      auth: opts.auth,
+      log: opts.log,
+      timeouts: opts.timeouts,
+    });
     const left = this.store.status();
     if (left.pending > 0) {
       this.log.info(
@@ -206,10 +186,10 @@ export class CalvenSink implements EventSink {
   private async run(): Promise<void> {
     let fromIdle = false;
     while (!this.stopped) {
-      if (fromIdle && this.batchDelayMs > 0 && !this.closing) await sleep(this.batchDelayMs);
+      if (fromIdle && BATCH_DELAY_MS > 0 && !this.closing) await sleep(BATCH_DELAY_MS);
       fromIdle = false;
       this.waits.reset();
-      const rows = this.store.peek(this.maxBatch);
+      const rows = this.store.peek(MAX_EVENTS_PER_REQUEST);
       if (rows === undefined) {
         // Cannot read the outbox: the store has logged it once; look again later (it also retries by itself).
         this.consecutiveFailures++;
@@ -262,7 +242,7 @@ export class CalvenSink implements EventSink {
   }
 
   private apply(rows: OutboxRow[], outcome: PostOutcome): number | undefined | false {
-    const s = settle(outcome, rows, { maxUnanswered: this.maxMissing });
+    const s = settle(outcome, rows, { maxUnanswered: MAX_UNANSWERED });
     this.store.record(s);
     for (const row of s.delivered) this.observer?.settled?.(row.roomId, 'sent');
     for (const { row, info } of s.dead) {

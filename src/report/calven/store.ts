@@ -28,7 +28,6 @@ interface Item {
 export interface OutboxStoreOptions {
   stateDir: string;
   log: Logger;
-  synchronous?: 'FULL' | 'NORMAL';
   /** Called when events reached the file (the delivery loop wakes up). */
   onStored: () => void;
   /** Told how many events are held in memory, whenever that changes (metrics). */
@@ -66,7 +65,7 @@ export class OutboxStore {
   private closed = false;
 
   constructor(private readonly opts: OutboxStoreOptions) {
-    this.outbox = Outbox.open(opts.stateDir, { synchronous: opts.synchronous });
+    this.outbox = Outbox.open(opts.stateDir);
     this.path = this.outbox.path;
     this.fileId = identity(this.path);
     this.timer = setInterval(() => this.repair(), Math.max(10, opts.repairMs ?? 5000));
@@ -171,7 +170,7 @@ export class OutboxStore {
     }
     this.fileId = undefined;
     try {
-      this.outbox = Outbox.open(this.opts.stateDir, { synchronous: this.opts.synchronous });
+      this.outbox = Outbox.open(this.opts.stateDir);
       this.outbox.restore(dump);
       this.fileId = identity(this.path);
     } catch (err) {
