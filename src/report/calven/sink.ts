@@ -3,6 +3,7 @@ import type { Logger } from '../../log.js';
 import { MAX_EVENTS_PER_REQUEST, requestBodyText, type OccupancyEvent } from '../event.js';
 import type { EventSink } from '../sink.js';
 import { CalvenClient, type CalvenAuth, type CalvenTimeouts } from './client.js';
+import { DeliveryCounters, type DeliveryStatus } from './counters.js';
 import type { OutboxRow } from './outbox.js';
 import { settle, type PostOutcome, type Settlement } from './settle.js';
 import { OutboxStore, type StoreStatus } from './store.js';
@@ -54,16 +55,7 @@ export interface CalvenSinkObserver {
   unstored?(count: number): void;
 }
 
-export interface CalvenSinkStatus extends StoreStatus {
-  /** Events Calven loaded since start. */
-  delivered: number;
-  /** Events moved to dead_letter since start. */
-  deadLettered: number;
-  requests: number;
-  failedRequests: number;
-  consecutiveFailures: number;
-  lastDeliveredAt: string | null;
-  lastError: string | null;
+export interface CalvenSinkStatus extends StoreStatus, DeliveryStatus {
   /** When the next attempt is due while backing off. */
   nextAttemptAt: string | null;
 }
@@ -115,13 +107,7 @@ export class CalvenSink implements EventSink {
   private closePromise: Promise<void> | undefined;
   private readonly loopDone: Promise<void>;
 
-  private delivered = 0;
-  private deadLettered = 0;
-  private requests = 0;
-  private failedRequests = 0;
-  private consecutiveFailures = 0;
-  private lastDeliveredAt: number | undefined;
-  private lastError: string | undefined;
+  private readonly counters = new DeliveryCounters();
 
   constructor(opts: CalvenSinkOptions) {
     this.log = opts.log;
@@ -192,9 +178,8 @@ export class CalvenSink implements EventSink {
       const rows = this.store.peek(MAX_EVENTS_PER_REQUEST);
       if (rows === undefined) {
         // Cannot read the outbox: the store has logged it once; look again later (it also retries by itself).
-        this.consecutiveFailures++;
-        this.lastError = this.store.problem() ?? 'outbox read failed';
-        await this.wait(backoffDelay(this.consecutiveFailures, this.backoff));
+        this.counters.failure(this.store.problem() ?? 'outbox read failed');
+        await this.wait(backoffDelay(this.counters.failures, this.backoff));
         continue;
       }
       if (rows.length === 0) {
@@ -205,12 +190,12 @@ export class CalvenSink implements EventSink {
       }
       const retryAfter = await this.deliver(rows);
       if (retryAfter !== false && !this.stopped) {
-        const delay = backoffDelay(this.consecutiveFailures, this.backoff, Math.random, retryAfter);
+        const delay = backoffDelay(this.counters.failures, this.backoff, Math.random, retryAfter);
         this.log.warn(
           {
-            attempt: this.consecutiveFailures,
+            attempt: this.counters.failures,
             retryInMs: Math.round(delay),
-            error: this.lastError,
+            error: this.counters.error,
             pending: this.store.pendingCount(),
           },
           'calven delivery failed; events stay in the outbox',
@@ -237,7 +222,6 @@ export class CalvenSink implements EventSink {
       this.abort = undefined;
     }
     this.observer?.request?.((performance.now() - started) / 1000, errorKind(outcome));
-    this.requests++;
     return this.apply(rows, outcome);
   }
 
@@ -248,22 +232,10 @@ export class CalvenSink implements EventSink {
     for (const { row, info } of s.dead) {
       this.observer?.settled?.(row.roomId, info.reason === 'rejected' ? 'rejected' : 'dead_lettered');
     }
-    this.delivered += s.delivered.length;
-    this.deadLettered += s.dead.length;
-    if (s.delivered.length > 0) this.lastDeliveredAt = Date.now();
     this.logSettlement(rows, outcome, s);
-    if (s.backoff) {
-      this.failedRequests++;
-      this.consecutiveFailures++;
-      this.lastError = this.stopped ? `${s.problem} (shutdown deadline)` : s.problem;
-      return s.retryAfterMs;
-    }
-    if (this.consecutiveFailures > 0) {
-      this.log.info({ failedAttempts: this.consecutiveFailures }, 'calven delivery recovered');
-    }
-    this.consecutiveFailures = 0;
-    this.lastError = s.problem;
-    return false;
+    const recovered = this.counters.request(s, this.stopped ? ' (shutdown deadline)' : '');
+    if (recovered > 0) this.log.info({ failedAttempts: recovered }, 'calven delivery recovered');
+    return s.backoff ? s.retryAfterMs : false;
   }
 
   private logSettlement(rows: OutboxRow[], outcome: PostOutcome, s: Settlement): void {
@@ -308,14 +280,7 @@ export class CalvenSink implements EventSink {
     const until = this.waits.until;
     return {
       ...this.store.status(),
-      delivered: this.delivered,
-      deadLettered: this.deadLettered,
-      requests: this.requests,
-      failedRequests: this.failedRequests,
-      consecutiveFailures: this.consecutiveFailures,
-      lastDeliveredAt:
-        this.lastDeliveredAt === undefined ? null : new Date(this.lastDeliveredAt).toISOString(),
-      lastError: this.lastError ?? null,
+      ...this.counters.status(),
       nextAttemptAt: until === undefined ? null : new Date(until).toISOString(),
     };
   }
@@ -351,11 +316,11 @@ export class CalvenSink implements EventSink {
       const left = this.store.status();
       if (left.pending > 0) {
         this.log.warn(
-          { pending: left.pending, oldestPendingAt: left.oldestPendingAt, error: this.lastError },
+          { pending: left.pending, oldestPendingAt: left.oldestPendingAt, error: this.counters.error },
           'calven: events not delivered before shutdown stay in the outbox for the next start',
         );
       } else {
-        this.log.info({ delivered: this.delivered }, 'calven outbox flushed');
+        this.log.info({ delivered: this.counters.deliveredCount }, 'calven outbox flushed');
       }
     } finally {
       this.store.close();
