@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { resolveConfigPaths } from '../src/config/paths.js';
@@ -12,6 +11,7 @@ import { startService } from '../src/service.js';
 import { fakeDetector } from './helpers/detector.js';
 import { tempDir } from './helpers/media.js';
 import { freePort } from './helpers/net.js';
+import { textSink } from './helpers/streams.js';
 
 describe('sinks', () => {
   it('/readyz lists the sink’s own problem, and is ready again when it is gone', async () => {
@@ -45,15 +45,10 @@ describe('sinks', () => {
   });
 
   it('the stdout sink prints the exact bytes the Calven sink posts', async () => {
-    let text = '';
-    const out = new Writable({
-      write(chunk, _enc, cb) {
-        text += String(chunk);
-        cb();
-      },
-    });
+    const out = textSink();
     const e = buildOccupancyEvent({ locationId: 'L1', locationType: 'space' }, 2, Date.UTC(2026, 0, 1));
     await new StdoutSink('roomcount "floor 3"', out).send(e);
+    const text = out.text();
     expect(text).toBe(requestBodyText('roomcount "floor 3"', [JSON.stringify(e)]) + '\n');
     expect(JSON.parse(text)).toEqual({ sourceId: 'roomcount "floor 3"', occupancyEvents: [e] });
   });
