@@ -738,3 +738,27 @@ describe('CalvenSink recovery after an outage', () => {
     expect(s['backoff']).toMatchObject({ initialMs: 1000, maxMs: 30_000 });
   });
 });
+
+describe('CalvenSink when the outbox folder cannot be recreated at once', () => {
+  it('keeps what the deleted file held in memory, not ready, until the folder can be made again', async () => {
+    const f = await fake();
+    const dir = stateDir();
+    const { sink: s } = sink(f, dir, { repairMs: 50 });
+    f.outage('503');
+    const events = [ev(), ev(), ev()];
+    for (const e of events) await s.send(e, 'a');
+    rmSync(dir, { recursive: true, force: true });
+    writeFileSync(dir, 'not a folder'); // mkdir fails until this is gone
+    await until(() => s.problem()?.includes('was deleted while running') === true, 'the deletion noticed');
+    const later = ev();
+    await s.send(later, 'a');
+    await sleep(200);
+    expect(s.problem()).toMatch(/was deleted while running/);
+    rmSync(dir);
+    await until(() => s.problem() === undefined, 'the outbox recreated');
+    expect(outboxStats(dir).pending).toBe(4);
+    f.outage(undefined);
+    await f.until(() => f.accepted.length === 4, 'every event');
+    expect(f.acceptedIds()).toEqual([...events, later].map((e) => e.eventId));
+  });
+});

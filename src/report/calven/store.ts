@@ -61,6 +61,8 @@ export class OutboxStore {
   private held: Item[] = [];
   private unrecorded = new Map<string, Settlement['dead'][number] | OutboxRow>();
   private failure: string | undefined;
+  /** What the deleted file held, until it is in the new one. */
+  private carried: OutboxDump | undefined;
   private readonly timer: NodeJS.Timeout;
   private closed = false;
 
@@ -97,6 +99,7 @@ export class OutboxStore {
    */
   peek(limit: number): OutboxRow[] | undefined {
     this.repair();
+    if (this.carried !== undefined) return undefined; // no file to read yet
     try {
       const rows = this.outbox.peek(limit + this.unrecorded.size);
       return rows.filter((r) => !this.unrecorded.has(r.eventId)).slice(0, limit);
@@ -122,7 +125,10 @@ export class OutboxStore {
   repair(): void {
     if (this.closed) return;
     const id = identity(this.path);
-    if (id === undefined || id !== this.fileId) this.recreate(id === undefined ? 'deleted' : 'replaced');
+    if (this.carried !== undefined || id === undefined || id !== this.fileId) {
+      this.recreate(id === undefined ? 'deleted' : 'replaced');
+      if (this.carried !== undefined) return;
+    }
     if (this.held.length > 0) {
       try {
         this.outbox.insert(this.held);
@@ -156,32 +162,42 @@ export class OutboxStore {
     }
   }
 
+  /**
+   * The file is gone (or another is in its place): take everything from the old file, still open, and put it into
+   * a new one. If that cannot be done yet, what was taken stays in memory and the next repair tries again.
+   */
   private recreate(how: 'deleted' | 'replaced'): void {
-    let dump: OutboxDump = { pending: [], dead: [] };
-    try {
-      dump = this.outbox.dump(); // the old file is still open: its events are still readable
-    } catch (err) {
-      this.opts.log.error({ err: String(err) }, 'calven outbox: the old file could not be read');
+    if (this.carried === undefined) {
+      this.carried = { pending: [], dead: [] };
+      try {
+        this.carried = this.outbox.dump();
+      } catch (err) {
+        this.opts.log.error({ err: String(err) }, 'calven outbox: the old file could not be read');
+      }
+      try {
+        this.outbox.close();
+      } catch {
+        // it is being replaced anyway
+      }
+      this.failure = `outbox ${this.path} was ${how} while running`;
+      this.opts.log.error(
+        {
+          file: this.path,
+          pending: this.carried.pending.length,
+          deadLetter: this.carried.dead.length,
+          held: this.held.length,
+        },
+        `calven ${this.failure}: recreating it with the events it held (do not delete it: use \`roomcount outbox\`)`,
+      );
     }
-    try {
-      this.outbox.close();
-    } catch {
-      // it is being replaced anyway
-    }
-    this.fileId = undefined;
     try {
       this.outbox = Outbox.open(this.opts.stateDir);
-      this.outbox.restore(dump);
+      this.outbox.restore(this.carried);
+      this.carried = undefined;
       this.fileId = identity(this.path);
     } catch (err) {
       this.fail(err);
     }
-    const message = `outbox ${this.path} was ${how} while running`;
-    this.failure ??= message;
-    this.opts.log.error(
-      { file: this.path, pending: dump.pending.length, deadLetter: dump.dead.length, held: this.held.length },
-      `calven ${message}: recreated it with the events it held (do not delete it: run \`roomcount outbox\`)`,
-    );
   }
 
   private fail(err: unknown): void {
@@ -194,7 +210,7 @@ export class OutboxStore {
     } else {
       this.opts.log.debug({ err: message }, 'calven outbox still failing');
     }
-    this.failure = message;
+    if (this.carried === undefined) this.failure = message;
   }
 
   /** Why events are not safe on disk now (readiness), or undefined. */
@@ -238,9 +254,10 @@ export class OutboxStore {
     this.repair();
     this.closed = true;
     clearInterval(this.timer);
-    if (this.held.length > 0) {
+    const lost = [...(this.carried?.pending ?? []).map((r) => r.body), ...this.held.map((h) => h.event)];
+    if (lost.length > 0) {
       this.opts.log.error(
-        { file: this.path, events: this.held },
+        { file: this.path, events: lost },
         'calven outbox: events that could not be stored are lost at shutdown (they are in this log line)',
       );
     }
