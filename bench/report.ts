@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../src/log.js';
-import { CalvenSink } from '../src/report/calven-sink.js';
+import { CalvenSink } from '../src/report/calven/sink.js';
 import { buildOccupancyEvent, type OccupancyEvent } from '../src/report/event.js';
 import { FakeCalven, TEST_HMAC } from '../test/helpers/fake-calven.js';
 

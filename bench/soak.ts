@@ -39,7 +39,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
-import { Outbox, outboxPath } from '../src/report/outbox.js';
+import { Outbox, outboxPath } from '../src/report/calven/outbox.js';
 import { FakeCalven, TEST_OAUTH } from '../test/helpers/fake-calven.js';
 import { tempDir } from '../test/helpers/media.js';
 import { renderPeopleClip, type Person } from '../test/helpers/people-clip.js';

@@ -51,7 +51,7 @@ export class Metrics {
   });
   readonly events = new Counter({
     name: 'roomcount_events_total',
-    help: 'Occupancy events by outcome: queued (written to the outbox), sent, rejected (per-event result code), dead_lettered',
+    help: 'Occupancy events by outcome: queued (taken by the sink: written to the outbox, or held in memory while it cannot be written), sent, rejected (per-event result code), dead_lettered',
     labelNames: ['room', 'outcome'],
     registers: [this.registry],
   });
@@ -64,8 +64,13 @@ export class Metrics {
   });
   readonly calvenErrors = new Counter({
     name: 'roomcount_calven_errors_total',
-    help: 'Calven API errors by kind (http_4xx, http_5xx, network, timeout, auth)',
+    help: 'Failed Calven occupancy requests by kind: http_3xx, http_4xx, http_5xx, auth (token refused or 401 with a fresh token), timeout (no complete answer in time), network (no answer), malformed_answer (2xx not in the documented shape)',
     labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  readonly outboxUnstored = new Gauge({
+    name: 'roomcount_outbox_unstored_events',
+    help: 'Events held in memory because the outbox cannot be written (disk full, broken file); lost if the process stops',
     registers: [this.registry],
   });
 

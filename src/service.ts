@@ -1,12 +1,11 @@
-import { accessSync, constants } from 'node:fs';
 import type { Config, RoomConfig } from './config/schema.js';
-import { CalvenSink } from './report/calven-sink.js';
+import { createSink } from './report/create.js';
 import type { Detector } from './detect/detector.js';
 import { createDetector } from './detect/index.js';
 import { describeGeometry } from './detect/describe.js';
 import { DetectionQueue } from './detect/queue.js';
 import { Room, roomDetectOptions, type RoomStatus } from './room.js';
-import { StdoutSink, type EventSink } from './report/sink.js';
+import type { EventSink } from './report/sink.js';
 import { Metrics } from './metrics.js';
 import { startHttpServer } from './http.js';
 import { inShard, type Shard } from './shard.js';
@@ -50,46 +49,6 @@ export interface ServiceOptions {
   shard?: Shard;
 }
 
-export function createSink(config: Config, log: Logger, metrics?: Metrics): EventSink {
-  if (config.sink === 'stdout') return new StdoutSink(config.sourceId);
-  const auth = config.calven?.auth;
-  if (!auth) throw new Error('sink "calven" needs calven.auth'); // the schema already insists
-  return new CalvenSink({
-    sourceId: config.sourceId,
-    baseUrl: config.calven!.baseUrl,
-    auth,
-    stateDir: config.stateDir,
-    log: log.child({ sink: 'calven' }),
-    observer: metrics && {
-      request(seconds, kind, status) {
-        metrics.calvenRequestSeconds.observe({ endpoint: 'occupancy' }, seconds);
-        if (kind === 'accepted') return;
-        const error =
-          status === undefined
-            ? 'network'
-            : status === 401
-              ? 'auth'
-              : status >= 500
-                ? 'http_5xx'
-                : 'http_4xx';
-        metrics.calvenErrors.inc({ kind: error });
-      },
-      settled: (room, outcome) => metrics.events.inc({ room, outcome }),
-    },
-  });
-}
-
-/** Readiness of the sink: the outbox folder must be writable. */
-function sinkProblem(config: Config): string | undefined {
-  if (config.sink !== 'calven') return undefined;
-  try {
-    accessSync(config.stateDir, constants.W_OK);
-    return undefined;
-  } catch {
-    return `outbox folder ${config.stateDir} is not writable`;
-  }
-}
-
 /** Settings whose change cannot be applied by reload (they need a restart). */
 function restartKeys(config: Config): string {
   const { sourceId, sink, calven, detector, stateDir, http } = config;
@@ -102,7 +61,7 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
   const metrics = new Metrics();
   let current = config;
   // Set once the detector has loaded; the HTTP server answers before that.
-  const started: { service?: Service } = {};
+  const started: { service?: Service; sink?: EventSink } = {};
   let stopping: Promise<void> | undefined;
   const shardText = shard ? `${shard.index}/${shard.count}` : null;
   const startingStatus = (): ServiceStatus => ({
@@ -122,7 +81,7 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
           readiness: () => {
             const problems: string[] = [];
             if (!started.service) problems.push('detector loading');
-            const sinkIssue = sinkProblem(current);
+            const sinkIssue = started.sink?.problem?.();
             if (sinkIssue) problems.push(sinkIssue);
             if (stopping) problems.push('stopping');
             return { ready: problems.length === 0, problems };
@@ -132,7 +91,7 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
   let sink: EventSink;
   let detector: Detector;
   try {
-    sink = opts.sink ?? createSink(config, log, metrics);
+    sink = started.sink = opts.sink ?? createSink(config, { log, metrics });
     detector = await (opts.detector ?? createDetector(config.detector, log));
   } catch (err) {
     await http?.close();

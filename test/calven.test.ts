@@ -1,16 +1,17 @@
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
+import type Database from 'better-sqlite3';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, type Logger } from '../src/log.js';
-import { CalvenSink, type CalvenSinkOptions } from '../src/report/calven-sink.js';
-import { parseExpiration } from '../src/report/calven.js';
+import { CalvenSink, type CalvenSinkOptions } from '../src/report/calven/sink.js';
+import { clipForRedaction, parseExpiration } from '../src/report/calven/client.js';
 import { buildOccupancyEvent, type OccupancyEvent } from '../src/report/event.js';
-import { listDeadLetters, outboxStats, retryDeadLetters } from '../src/report/outbox.js';
+import { listDeadLetters, outboxStats, retryDeadLetters } from '../src/report/calven/outbox.js';
 import { FakeCalven, TEST_HMAC, TEST_OAUTH, type FakeCalvenOptions } from './helpers/fake-calven.js';
 import { tempDir } from './helpers/media.js';
 
@@ -128,6 +129,20 @@ describe('token expiration parsing', () => {
     expect(parseExpiration(3600, now, true)).toBe(now + 3600_000);
     expect(parseExpiration('soon', now)).toBeUndefined();
     expect(parseExpiration(undefined, now)).toBeUndefined();
+  });
+});
+
+describe('clipping server text before redaction', () => {
+  it('leaves no part of a secret, nor of a URL user info, at the cut', () => {
+    const secret = 'rc-SECRET-1234';
+    expect(clipForRedaction('short', 10, [secret])).toBe('short');
+    for (let cut = 1; cut < secret.length; cut++) {
+      const text = 'error: ' + secret.slice(0, cut) + secret.slice(cut) + ' and more';
+      const clipped = clipForRedaction(text, 7 + cut, [secret]);
+      expect(clipped).toBe('error: ');
+    }
+    expect(clipForRedaction('see rtsp://admin:pw@cam/1', 19, [])).toBe('see ');
+    expect(clipForRedaction('abcdefgh', 4, [secret])).toBe('abcd');
   });
 });
 
@@ -393,7 +408,7 @@ describe('CalvenSink against a strict fake Calven', () => {
     expect(String(err!.message)).toMatch(/occupancy is not accepted/);
   });
 
-  it('200 without a result for an event: re-sent with the same eventId; no results array at all: done', async () => {
+  it('200 without a result for an event: re-sent with the same eventId; no results array at all: kept, sent again', async () => {
     const f = await fake();
     const { sink: s } = sink(f, stateDir());
     const [e1, e2, e3] = [ev(), ev(), ev()];
@@ -406,11 +421,25 @@ describe('CalvenSink against a strict fake Calven', () => {
       [e2.eventId],
     ]);
 
+    // A 200 without `results` says nothing about what was loaded: the event stays and goes again.
     f.resultsMode = 'absent';
-    await s.send(ev(), 'a');
-    await until(() => s.status().pending === 0 && f.accepted.length === 4, 'fourth event');
-    await sleep(50);
-    expect(f.occupancyRequests()).toHaveLength(3);
+    const e4 = ev();
+    await s.send(e4, 'a');
+    await f.until(() => f.occupancyRequests().length >= 4, 'a 200 without results, then a retry');
+    expect(s.status().pending).toBe(1);
+    f.resultsMode = 'all';
+    await until(() => s.status().pending === 0, 'fourth event');
+    expect(
+      f
+        .occupancyRequests()
+        .slice(2)
+        .map((r) => r.eventIds),
+    ).toEqual(
+      f
+        .occupancyRequests()
+        .slice(2)
+        .map(() => [e4.eventId]),
+    );
   });
 
   it('close(deadline) flushes what it can, aborts a hung request at the deadline, keeps the rest for the next start', async () => {
@@ -460,7 +489,7 @@ describe('CalvenSink against a strict fake Calven', () => {
     const mod = (p: string) => JSON.stringify(pathToFileURL(join(ROOT, p)).href);
     writeFileSync(
       script,
-      `import { CalvenSink } from ${mod('src/report/calven-sink.ts')};
+      `import { CalvenSink } from ${mod('src/report/calven/sink.ts')};
 import { buildOccupancyEvent } from ${mod('src/report/event.ts')};
 import { createLogger } from ${mod('src/log.ts')};
 const [url, stateDir, count] = process.argv.slice(2);
@@ -515,5 +544,221 @@ setInterval(() => {}, 1000);
     await sleep(50);
     expect(f.acceptedIds()).toEqual(ids);
     expect(f.occupancyRequests().filter((r) => r.status === 200)).toHaveLength(3); // 100 + 100 + 30
+  });
+});
+
+/** Largest gap between 20 ms ticks while `fn` runs: how long the event loop was blocked (ms). */
+async function maxLoopGap(fn: () => Promise<void>): Promise<number> {
+  let last = performance.now();
+  let max = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    max = Math.max(max, now - last);
+    last = now;
+  }, 20);
+  try {
+    await fn();
+  } finally {
+    clearInterval(timer);
+  }
+  return Math.max(max, performance.now() - last);
+}
+
+describe('CalvenSink against hostile answers', () => {
+  it('does not read a huge answer body (error or 200): cuts it off, keeps the event, stays responsive', async () => {
+    const f = await fake();
+    const { sink: s, lines } = sink(f, stateDir());
+    const huge = Buffer.alloc(16 << 20, 'x'); // 16 MiB of text without a newline: redaction's worst case
+    const e = ev();
+    await s.send(ev(), 'a'); // a token first: the huge answers are for occupancy requests
+    await f.until(() => f.accepted.length === 1, 'warm-up event');
+    await until(() => s.status().pending === 0, 'warm-up delivered');
+    const gap = await maxLoopGap(async () => {
+      f.answerNext(503, huge, 'text/html');
+      f.answerNext(200, huge, 'text/html');
+      f.answerNext(400, huge, 'text/html');
+      await s.send(e, 'a');
+      await f.until(() => f.rawAnswers.length === 3, 'three huge answers', 15_000);
+      await until(() => s.status().deadLetter === 1, 'the 400 dead-letters the event');
+    });
+    expect(f.rawAnswers).toEqual(['cut', 'cut', 'cut']);
+    expect(gap).toBeLessThan(1000);
+    expect(f.accepted).toHaveLength(1);
+    // The 503 and the unreadable 200 kept the event; the 400 refused it (its status says so), with a short message.
+    expect(s.status()).toMatchObject({ pending: 0, deadLetter: 1 });
+    const dead = lines().find((l) => l.msg?.toString().startsWith('calven refused the request'));
+    expect(String(dead?.message)).toMatch(/over 65536 bytes \(not read\)/);
+  });
+
+  it('a 200 that is HTML, {}, empty or names other events deletes nothing; the event goes again until loaded', async () => {
+    const f = await fake();
+    const { sink: s, lines } = sink(f, stateDir());
+    await s.send(ev(), 'a');
+    await until(() => f.accepted.length === 1 && s.status().pending === 0, 'warm-up event');
+    const stranger = JSON.stringify({ results: [{ eventId: ev().eventId, resultCode: 0, message: 'OK' }] });
+    for (const [body, type] of [
+      ['<html><body>Welcome to the hotel Wi-Fi</body></html>', 'text/html'],
+      ['{}', 'application/json'],
+      ['', 'application/json'],
+      [stranger, 'application/json'],
+    ] as const) {
+      f.answerNext(200, body, type);
+    }
+    const e = ev();
+    await s.send(e, 'a');
+    await until(() => s.status().pending === 0, 'event loaded after the hostile answers');
+    expect(
+      f
+        .occupancyRequests()
+        .slice(1)
+        .map((r) => r.eventIds),
+    ).toEqual(Array(5).fill([e.eventId]));
+    expect(f.acceptedIds().slice(1)).toEqual([e.eventId]);
+    expect(s.status()).toMatchObject({ deadLetter: 0, delivered: 2 });
+    const warned = lines().filter((l) => String(l.msg).includes('not in the documented shape'));
+    expect(warned.map((l) => String(l.problem))).toEqual([
+      expect.stringMatching(/not JSON/),
+      expect.stringMatching(/no results array/),
+      expect.stringMatching(/empty/),
+      expect.stringMatching(/not sent/),
+    ]);
+  });
+});
+
+/** The sink's own database connection (to make its disk "full" or read-only from the test). */
+function outboxDb(s: CalvenSink): Database.Database {
+  return s['store']['outbox']['db'] as Database.Database;
+}
+
+describe('CalvenSink when the outbox fails', () => {
+  it('disk full: events are held in memory (not dropped), readiness says so, and stored once space returns', async () => {
+    const f = await fake();
+    const dir = stateDir();
+    const held: number[] = [];
+    const { sink: s, lines } = sink(f, dir, { repairMs: 50, observer: { unstored: (n) => held.push(n) } });
+    await s.send(ev(), 'a');
+    await until(() => f.accepted.length === 1 && s.status().pending === 0, 'warm-up event');
+    expect(s.problem()).toBeUndefined();
+
+    const db = outboxDb(s);
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+    const events = Array.from({ length: 100 }, () => ev());
+    await Promise.all(events.map((e) => s.send(e, 'a'))); // resolves: the sink has them
+    expect(s.status()).toMatchObject({ unstored: 100 });
+    expect(s.problem()).toMatch(/outbox\.sqlite.*full.*100 event\(s\) held in memory/);
+    await sleep(300); // several repair attempts while the disk stays full
+    const errors = lines().filter((l) => String(l.msg).startsWith('calven outbox cannot be written'));
+    expect(errors).toHaveLength(1); // loud once, not per attempt
+    expect(String(errors[0]!.err)).toContain(join(dir, 'outbox.sqlite'));
+    expect(held.at(-1)).toBe(100);
+
+    db.pragma('max_page_count = 1073741823');
+    await f.until(() => f.accepted.length === 101, 'the held events, once stored');
+    expect(f.acceptedIds().slice(1)).toEqual(events.map((e) => e.eventId));
+    await until(() => s.status().pending === 0, 'outbox empty');
+    expect(s.problem()).toBeUndefined();
+    expect(held.at(-1)).toBe(0);
+    expect(lines().map((l) => l.msg)).toContain('calven outbox works again; every event is on disk');
+  });
+
+  it('delivered events that cannot be deleted are not sent again; recorded once the file can be written', async () => {
+    const f = await fake();
+    const { sink: s, lines } = sink(f, stateDir(), { repairMs: 50 });
+    await s.send(ev(), 'a');
+    await until(() => f.accepted.length === 1 && s.status().pending === 0, 'warm-up event');
+    f.delayMs = 200;
+    const e = ev();
+    await s.send(e, 'a');
+    await f.until(() => f.occupancyRequests().length === 2, 'the request in flight');
+    outboxDb(s).pragma('query_only = ON'); // every write fails from now on, as with a broken file
+    await f.until(() => f.accepted.length === 2, 'Calven loaded it');
+    await sleep(600); // with the outcome unrecorded, an old sink re-sent it every backoff (20..200 ms)
+    expect(f.occupancyRequests().filter((r) => r.eventIds?.includes(e.eventId))).toHaveLength(1);
+    expect(s.problem()).toMatch(/outbox\.sqlite.*readonly/);
+    expect(lines().filter((l) => String(l.msg).startsWith('calven outbox cannot be written'))).toHaveLength(
+      1,
+    );
+    expect(s.status()).toMatchObject({ unrecorded: 1 });
+
+    outboxDb(s).pragma('query_only = OFF');
+    await until(() => s.status().pending === 0 && s.status().unrecorded === 0, 'the outcome recorded');
+    expect(s.problem()).toBeUndefined();
+    expect(f.acceptedIds()).toHaveLength(2);
+  });
+
+  it('outbox.sqlite deleted while running: noticed, logged, recreated with every pending event', async () => {
+    const f = await fake();
+    const dir = stateDir();
+    const { sink: s, lines } = sink(f, dir, { repairMs: 50 });
+    f.outage('503');
+    const events = Array.from({ length: 5 }, () => ev());
+    for (const e of events) await s.send(e, 'a');
+    for (const suffix of ['', '-wal', '-shm']) rmSync(join(dir, `outbox.sqlite${suffix}`), { force: true });
+    await until(
+      () => lines().some((l) => String(l.msg).includes('was deleted while running')),
+      'the deletion noticed',
+    );
+    expect(existsSync(join(dir, 'outbox.sqlite'))).toBe(true);
+    expect(outboxStats(dir).pending).toBe(5); // a restart now would still have them
+    const later = ev();
+    await s.send(later, 'a');
+    expect(outboxStats(dir).pending).toBe(6);
+
+    f.outage(undefined);
+    await f.until(() => f.accepted.length === 6, 'every event');
+    expect(f.acceptedIds()).toEqual([...events, later].map((x) => x.eventId));
+    await until(() => outboxStats(dir).pending === 0, 'the new file empty');
+  });
+});
+
+describe('CalvenSink recovery after an outage', () => {
+  it('a new event ends a long backoff wait once its short minimum has passed', async () => {
+    const f = await fake();
+    const { sink: s } = sink(f, stateDir(), { backoff: { initialMs: 8000, maxMs: 8000 }, probeAfterMs: 100 });
+    await s.send(ev(), 'a');
+    await until(() => f.accepted.length === 1, 'warm-up event');
+    f.outage('503');
+    const first = ev();
+    await s.send(first, 'a');
+    await f.until(() => f.statusCount(503) === 1, 'a failed request');
+    await until(() => s.status().nextAttemptAt !== null, 'backing off');
+    f.outage(undefined);
+    await sleep(200);
+    const t0 = Date.now();
+    const fresh = ev();
+    await s.send(fresh, 'a');
+    await f.until(() => f.accepted.length === 3, 'both events', 4000); // the wait was 4..8 s
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(f.acceptedIds().slice(1)).toEqual([first.eventId, fresh.eventId]);
+  });
+
+  it('waits at most 30 s by default, however long the outage', () => {
+    const f = { url: 'http://127.0.0.1:9' } as FakeCalven;
+    const { sink: s } = sink(f, stateDir(), { backoff: undefined });
+    expect(s['backoff']).toMatchObject({ initialMs: 1000, maxMs: 30_000 });
+  });
+});
+
+describe('CalvenSink when the outbox folder cannot be recreated at once', () => {
+  it('keeps what the deleted file held in memory, not ready, until the folder can be made again', async () => {
+    const f = await fake();
+    const dir = stateDir();
+    const { sink: s } = sink(f, dir, { repairMs: 50 });
+    f.outage('503');
+    const events = [ev(), ev(), ev()];
+    for (const e of events) await s.send(e, 'a');
+    rmSync(dir, { recursive: true, force: true });
+    writeFileSync(dir, 'not a folder'); // mkdir fails until this is gone
+    await until(() => s.problem()?.includes('was deleted while running') === true, 'the deletion noticed');
+    const later = ev();
+    await s.send(later, 'a');
+    await sleep(200);
+    expect(s.problem()).toMatch(/was deleted while running/);
+    rmSync(dir);
+    await until(() => s.problem() === undefined, 'the outbox recreated');
+    expect(outboxStats(dir).pending).toBe(4);
+    f.outage(undefined);
+    await f.until(() => f.accepted.length === 4, 'every event');
+    expect(f.acceptedIds()).toEqual([...events, later].map((e) => e.eventId));
   });
 });

@@ -10,7 +10,7 @@ import {
   outboxStats,
   retryDeadLetters,
   type OutboxRow,
-} from '../src/report/outbox.js';
+} from '../src/report/calven/outbox.js';
 import { tempDir } from './helpers/media.js';
 
 const cleanups: (() => void)[] = [];

@@ -9,6 +9,7 @@ import { safeTimeout } from './timer.js';
 import { cameraSource, checkCameraUrl } from './url.js';
 import { urlRedactor } from '../redact.js';
 import type { FrameLimit } from '../detect/geometry.js';
+import { backoffDelay } from '../backoff.js';
 
 /** `invalid`: camera.url cannot be used (see camera/url.ts); nothing is started, the detail says why. */
 export type CameraState =
@@ -509,9 +510,8 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
       // Exit 0 after frames: the server closed the stream (or went away).
       this.setState(code === 0 && wasStreaming ? 'unreachable' : classifyFailure(detail), detail);
     }
-    const base = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** Math.min(this.failures, 30));
-    const delay = base / 2 + Math.random() * (base / 2);
     this.failures++;
+    const delay = backoffDelay(this.failures, this.backoff);
     this.restartTimer = safeTimeout(() => this.spawnOnce(), delay);
   }
 

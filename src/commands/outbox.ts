@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js';
-import { listDeadLetters, outboxStats, retryDeadLetters } from '../report/outbox.js';
+import { listDeadLetters, outboxStats, retryDeadLetters } from '../report/calven/outbox.js';
 
 /** `roomcount outbox`: pending and dead-letter counts; lists or re-queues dead letters. */
 export function outboxCommand(

@@ -44,3 +44,14 @@ export function buildRequestBody(sourceId: string, events: OccupancyEvent[]): Oc
   }
   return { sourceId, occupancyEvents: events };
 }
+
+/**
+ * The exact bytes of `POST /v1/occupancy` from events already serialised (as the outbox stores them). The Calven
+ * sink posts it and the stdout sink prints it, so a dry run shows what would be sent.
+ */
+export function requestBodyText(sourceId: string, eventJsons: readonly string[]): string {
+  if (eventJsons.length === 0 || eventJsons.length > MAX_EVENTS_PER_REQUEST) {
+    throw new Error(`a request carries 1..${MAX_EVENTS_PER_REQUEST} events, got ${eventJsons.length}`);
+  }
+  return `{"sourceId":${JSON.stringify(sourceId)},"occupancyEvents":[${eventJsons.join(',')}]}`;
+}

@@ -87,6 +87,9 @@ export class FakeCalven {
   private fail503Left = 0;
   private dropLeft = 0;
   private statusQueue: { status: number; message: string }[] = [];
+  private rawQueue: { status: number; body: Buffer; contentType: string }[] = [];
+  /** For each answer given by `answerNext`: whether the client read it to the end or cut it off. */
+  readonly rawAnswers: ('finished' | 'cut')[] = [];
   private outageMode: '503' | 'drop' | undefined;
   private readonly omitOnce = new Set<string>();
   private seq = 0;
@@ -132,6 +135,10 @@ export class FakeCalven {
   /** The next requests (any path) get these statuses with `{message}`, one each. */
   failNext(status: number, n = 1, message = `injected HTTP ${status}`): void {
     for (let i = 0; i < n; i++) this.statusQueue.push({ status, message });
+  }
+  /** The next request (any path) gets exactly this answer, processing nothing. */
+  answerNext(status: number, body: string | Buffer, contentType = 'application/json'): void {
+    this.rawQueue.push({ status, body: Buffer.from(body), contentType });
   }
   /** Every request fails this way until `outage(undefined)`. */
   outage(mode: '503' | 'drop' | undefined): void {
@@ -235,6 +242,25 @@ export class FakeCalven {
     if (this.fail503Left > 0 || this.outageMode === '503') {
       if (this.fail503Left > 0) this.fail503Left--;
       return this.json(res, 503, { message: 'Service Unavailable' }, rec);
+    }
+    const raw = this.rawQueue.shift();
+    if (raw) {
+      rec.status = raw.status;
+      res.writeHead(raw.status, { 'content-type': raw.contentType, 'content-length': raw.body.length });
+      // Written in 64 KiB pieces, each once the socket has taken the last: a client that stops reading and closes
+      // the connection leaves the rest unwritten.
+      let finished = false;
+      res.on('finish', () => (finished = true));
+      res.on('close', () => this.rawAnswers.push(finished ? 'finished' : 'cut'));
+      const write = async () => {
+        for (let at = 0; at < raw.body.length && !res.destroyed; at += 65536) {
+          const piece = raw.body.subarray(at, at + 65536);
+          if (!res.write(piece)) await new Promise((r) => res.once('drain', r).once('close', r));
+        }
+        if (!res.destroyed) res.end();
+      };
+      void write();
+      return;
     }
     const injected = this.statusQueue.shift();
     if (injected) return this.json(res, injected.status, { message: injected.message }, rec);

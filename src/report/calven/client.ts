@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { Agent, request, type Dispatcher } from 'undici';
-import type { Logger } from '../log.js';
-import { redactText } from '../redact.js';
+import type { Logger } from '../../log.js';
+import { redactText } from '../../redact.js';
+import { readResults, type CalvenEventResult, type PostOutcome } from './settle.js';
 
 /**
  * Calven Occupancy API client: tokens (HMAC or OAuth), `POST /v1/occupancy`, and a classification of every answer
@@ -37,26 +38,9 @@ export interface CalvenClientOptions {
   timeouts?: CalvenTimeouts;
   /** Get a new token this long before it expires (ms, default 60 000; at most half the token's lifetime). */
   refreshMarginMs?: number;
-  /** Lifetime assumed when the auth answer has no usable expiration (ms, default 10 min). */
-  defaultTokenLifetimeMs?: number;
-  /** For tests: a custom undici dispatcher (the client then does not close it). */
-  dispatcher?: Dispatcher;
-  userAgent?: string;
 }
 
-export interface CalvenEventResult {
-  eventId: string;
-  resultCode: number;
-  message: string;
-}
-
-export type PostOutcome =
-  /** 2xx. `results` is undefined when the answer carried no `results` array at all. */
-  | { kind: 'accepted'; status: number; results: CalvenEventResult[] | undefined }
-  /** 4xx other than 401/408/429: the body was refused as a whole; nothing was loaded; do not send it again. */
-  | { kind: 'rejected'; status: number; message: string }
-  /** 5xx, 408, 429, 3xx, 401 twice, token failures, timeouts, connection errors: send it again later. */
-  | { kind: 'retry'; status?: number; message: string; retryAfterMs?: number };
+export type { CalvenEventResult, PostOutcome };
 
 /** A token endpoint failure (bad credentials, outage, unparsable answer). Always retryable for the caller. */
 export class CalvenAuthError extends Error {
@@ -76,7 +60,15 @@ interface Token {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+/** Lifetime assumed when the auth answer has no usable expiration. */
+const DEFAULT_TOKEN_LIFETIME_MS = 600_000;
 const MAX_MESSAGE = 500;
+/** Most of an error answer (or a token answer) that is read: more is not a message worth keeping. */
+export const MAX_ERROR_BODY = 64 * 1024;
+/** Most of a 2xx occupancy answer that is read: 100 results with long messages fit many times over. */
+export const MAX_SUCCESS_BODY = 512 * 1024;
+/** Server text looked at for a message: what is shown is MAX_MESSAGE characters, so more only costs time. */
+const MAX_MESSAGE_SOURCE = 4096;
 
 /** HMAC-SHA256(key = apiSecret, message = apiKey + timestamp), hex. */
 export function hmacHash(apiKey: string, apiSecret: string, timestamp: number): string {
@@ -126,6 +118,17 @@ function retryAfterMs(header: string | string[] | undefined, now = Date.now()): 
   return Number.isFinite(t) ? Math.max(0, t - now) : undefined;
 }
 
+/** undici's connect/headers/body timeouts, or the whole-request one. */
+function isTimeout(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return (
+    code === 'ROOMCOUNT_TIMEOUT' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT'
+  );
+}
+
 function errorText(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
@@ -136,21 +139,71 @@ function errorText(err: unknown): string {
   return String(err);
 }
 
+interface Answer {
+  status: number;
+  /** The body as text; empty when it was larger than `limit` (then not read past it). */
+  text: string;
+  tooLarge: boolean;
+  limit: number;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/**
+ * Reads a body up to `limit` bytes. A larger one (by its Content-Length or as it arrives) is not read further: the
+ * stream is destroyed (the connection is not reused) and undefined returned. A proxy's 10 MB page must not be
+ * buffered, parsed or redacted.
+ */
+async function readLimited(
+  body: Dispatcher.ResponseData['body'],
+  limit: number,
+  declaredLength: string | string[] | undefined,
+): Promise<string | undefined> {
+  if (Number(Array.isArray(declaredLength) ? declaredLength[0] : declaredLength) > limit) {
+    body.destroy();
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The first `max` characters of `text`, cut so that no part of a secret is left at the end (a secret cut in two
+ * would escape redaction), nor a URL whose user info the cut separated from its "@".
+ */
+export function clipForRedaction(text: string, max: number, secrets: readonly string[]): string {
+  if (text.length <= max) return text;
+  let t = text.slice(0, max);
+  for (const secret of secrets) {
+    for (let k = Math.min(secret.length - 1, t.length); k > 0; k--) {
+      if (t.endsWith(secret.slice(0, k))) {
+        t = t.slice(0, t.length - k);
+        break;
+      }
+    }
+  }
+  return t.replace(/[a-z][a-z0-9+.-]*:\/\/[^/\s]*$/i, '');
+}
+
 export class CalvenClient {
   private readonly base: string;
   private readonly auth: CalvenAuth;
   private readonly log: Logger;
   private readonly dispatcher: Dispatcher;
-  private readonly ownsDispatcher: boolean;
   private readonly headersTimeout: number;
   private readonly bodyTimeout: number;
   private readonly totalTimeout: number;
   private readonly refreshMarginMs: number;
-  private readonly defaultLifetimeMs: number;
-  private readonly userAgent: string;
   private token: Token | undefined;
   private tokenPromise: Promise<Token> | undefined;
-  private tokensObtained = 0;
 
   constructor(opts: CalvenClientOptions) {
     this.base = opts.baseUrl.replace(/\/+$/, '');
@@ -161,22 +214,12 @@ export class CalvenClient {
     this.bodyTimeout = t.bodyMs ?? DEFAULT_TIMEOUT_MS;
     this.totalTimeout = t.totalMs ?? 3 * DEFAULT_TIMEOUT_MS;
     this.refreshMarginMs = opts.refreshMarginMs ?? 60_000;
-    this.defaultLifetimeMs = opts.defaultTokenLifetimeMs ?? 600_000;
-    this.userAgent = opts.userAgent ?? 'roomcount';
-    this.ownsDispatcher = !opts.dispatcher;
-    this.dispatcher =
-      opts.dispatcher ??
-      new Agent({
-        connect: { timeout: t.connectMs ?? DEFAULT_TIMEOUT_MS },
-        headersTimeout: this.headersTimeout,
-        bodyTimeout: this.bodyTimeout,
-        keepAliveTimeout: 30_000,
-      });
-  }
-
-  /** How many tokens this client has obtained (for status/metrics). */
-  get tokenCount(): number {
-    return this.tokensObtained;
+    this.dispatcher = new Agent({
+      connect: { timeout: t.connectMs ?? DEFAULT_TIMEOUT_MS },
+      headersTimeout: this.headersTimeout,
+      bodyTimeout: this.bodyTimeout,
+      keepAliveTimeout: 30_000,
+    });
   }
 
   private secrets(): string[] {
@@ -187,7 +230,10 @@ export class CalvenClient {
 
   /** Server text made safe to log: secrets and the token replaced, length capped. */
   private clean(text: string): string {
-    const t = redactText(text, this.secrets()).replace(/\s+/g, ' ').trim();
+    const secrets = this.secrets();
+    const t = redactText(clipForRedaction(text, MAX_MESSAGE_SOURCE, secrets), secrets)
+      .replace(/\s+/g, ' ')
+      .trim();
     return t.length > MAX_MESSAGE ? t.slice(0, MAX_MESSAGE) + '…' : t;
   }
 
@@ -196,13 +242,15 @@ export class CalvenClient {
     body: string,
     headers: Record<string, string>,
     signal?: AbortSignal,
-  ): Promise<{ status: number; text: string; headers: Record<string, string | string[] | undefined> }> {
+  ): Promise<Answer> {
     const timeout = AbortSignal.timeout(this.totalTimeout);
     try {
       return await this.send(path, body, headers, signal ? AbortSignal.any([signal, timeout]) : timeout);
     } catch (err) {
       if (timeout.aborted && !signal?.aborted)
-        throw new Error(`no complete answer within ${this.totalTimeout} ms`);
+        throw Object.assign(new Error(`no complete answer within ${this.totalTimeout} ms`), {
+          code: 'ROOMCOUNT_TIMEOUT',
+        });
       throw err;
     }
   }
@@ -212,14 +260,14 @@ export class CalvenClient {
     body: string,
     headers: Record<string, string>,
     signal: AbortSignal,
-  ): Promise<{ status: number; text: string; headers: Record<string, string | string[] | undefined> }> {
+  ): Promise<Answer> {
     const res = await request(this.base + path, {
       method: 'POST',
       dispatcher: this.dispatcher,
       headers: {
         'content-type': 'application/json',
         accept: 'application/json',
-        'user-agent': this.userAgent,
+        'user-agent': 'roomcount',
         ...headers,
       },
       body,
@@ -227,8 +275,16 @@ export class CalvenClient {
       bodyTimeout: this.bodyTimeout,
       signal,
     });
-    const text = await res.body.text();
-    return { status: res.statusCode, text, headers: res.headers };
+    const ok = res.statusCode >= 200 && res.statusCode < 300;
+    const limit = ok && path === '/v1/occupancy' ? MAX_SUCCESS_BODY : MAX_ERROR_BODY;
+    const text = await readLimited(res.body, limit, res.headers['content-length']);
+    return {
+      status: res.statusCode,
+      text: text ?? '',
+      tooLarge: text === undefined,
+      limit,
+      headers: res.headers,
+    };
   }
 
   /** A valid token, from cache unless it is within the refresh margin of its expiry (or `force`). */
@@ -240,11 +296,6 @@ export class CalvenClient {
     });
     const token = await this.tokenPromise;
     return token.value;
-  }
-
-  /** Forget the cached token (the next request gets a new one). */
-  invalidateToken(): void {
-    this.token = undefined;
   }
 
   private async fetchToken(signal?: AbortSignal): Promise<Token> {
@@ -264,11 +315,17 @@ export class CalvenClient {
       payload = JSON.stringify({ client_id: auth.clientId, client_secret: auth.clientSecret });
     }
     const started = Date.now();
-    let res: Awaited<ReturnType<CalvenClient['post']>>;
+    let res: Answer;
     try {
       res = await this.post(path, payload, {}, signal);
     } catch (err) {
       throw new CalvenAuthError(`token request failed: ${this.clean(errorText(err))}`);
+    }
+    if (res.tooLarge) {
+      throw new CalvenAuthError(
+        `token request: HTTP ${res.status} with an answer over ${res.limit} bytes (not read)`,
+        res.status,
+      );
     }
     const json = parseJson(res.text);
     const obj = isObject(json) ? json : {};
@@ -296,14 +353,13 @@ export class CalvenClient {
       parseExpiration(obj.expiration, now) ??
       parseExpiration(obj.expires_in, started, true) ??
       parseExpiration(obj.expiresIn, started, true) ??
-      now + this.defaultLifetimeMs;
+      now + DEFAULT_TOKEN_LIFETIME_MS;
     // Refresh `refreshMarginMs` early, but never earlier than half-way through the token's life: a short-lived
     // token (or a clock a bit off) must not make every request fetch a new one.
     const lifetime = Math.max(0, expiresAt - started);
     const refreshAt = expiresAt - Math.min(this.refreshMarginMs, lifetime / 2);
     const token: Token = { value, expiresAt, refreshAt };
     this.token = token;
-    this.tokensObtained++;
     this.log.info(
       {
         auth: auth.type,
@@ -326,30 +382,41 @@ export class CalvenClient {
         token = await this.getToken({ force: attempt > 0, signal });
       } catch (err) {
         const message = err instanceof CalvenAuthError ? err.message : this.clean(errorText(err));
-        return { kind: 'retry', status: err instanceof CalvenAuthError ? err.status : undefined, message };
+        const status = err instanceof CalvenAuthError ? err.status : undefined;
+        return { kind: 'retry', cause: 'auth', status, message };
       }
-      let res: Awaited<ReturnType<CalvenClient['post']>>;
+      let res: Answer;
       try {
         res = await this.post('/v1/occupancy', body, { authorization: `Bearer ${token}` }, signal);
       } catch (err) {
-        return { kind: 'retry', message: this.clean(errorText(err)) };
+        return {
+          kind: 'retry',
+          cause: isTimeout(err) ? 'timeout' : 'network',
+          message: this.clean(errorText(err)),
+        };
       }
       const { status } = res;
       const json = parseJson(res.text);
       const obj = isObject(json) ? json : undefined;
-      const message = this.clean(
-        typeof obj?.message === 'string' ? obj.message : res.text || `HTTP ${status} with an empty body`,
-      );
+      const message = res.tooLarge
+        ? `HTTP ${status} with an answer over ${res.limit} bytes (not read)`
+        : this.clean(
+            typeof obj?.message === 'string' ? obj.message : res.text || `HTTP ${status} with an empty body`,
+          );
       if (status === 401) {
         if (this.token?.value === token) this.token = undefined;
         if (attempt === 0) {
           this.log.info({ status }, 'calven answered 401; getting a new token');
           continue;
         }
-        return { kind: 'retry', status, message: `HTTP 401 with a fresh token: ${message}` };
+        return { kind: 'retry', cause: 'auth', status, message: `HTTP 401 with a fresh token: ${message}` };
       }
       if (status >= 200 && status < 300) {
-        const results = parseResults(obj)?.map((r) => ({ ...r, message: this.clean(r.message) }));
+        // An answer too large to read, or not in the documented shape, says nothing about what was loaded.
+        if (res.tooLarge) return { kind: 'malformed', status, message };
+        const read = readResults(res.text);
+        if ('malformed' in read) return { kind: 'malformed', status, message: read.malformed };
+        const results = read.results.map((r) => ({ ...r, message: this.clean(r.message) }));
         return { kind: 'accepted', status, results };
       }
       if (
@@ -361,6 +428,7 @@ export class CalvenClient {
       ) {
         return {
           kind: 'retry',
+          cause: 'http',
           status,
           message: `HTTP ${status}: ${message}`,
           retryAfterMs: retryAfterMs(res.headers['retry-after']),
@@ -371,25 +439,6 @@ export class CalvenClient {
   }
 
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close().catch(() => undefined);
+    await this.dispatcher.close().catch(() => undefined);
   }
-}
-
-/**
- * The per-event results of a 200, read liberally: eventId compared case-insensitively by the caller, resultCode as
- * number or numeric string, a missing resultCode counts as 0 (loaded). Undefined when there is no `results` array.
- */
-function parseResults(obj: Record<string, unknown> | undefined): CalvenEventResult[] | undefined {
-  if (!obj || !Array.isArray(obj.results)) return undefined;
-  const out: CalvenEventResult[] = [];
-  for (const r of obj.results) {
-    if (!isObject(r) || typeof r.eventId !== 'string') continue;
-    const code = r.resultCode === undefined || r.resultCode === null ? 0 : Number(r.resultCode);
-    out.push({
-      eventId: r.eventId,
-      resultCode: Number.isFinite(code) ? code : -1,
-      message: typeof r.message === 'string' ? r.message : '',
-    });
-  }
-  return out;
 }

@@ -1,12 +1,13 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { OccupancyEvent } from './event.js';
+import type { OccupancyEvent } from '../event.js';
 
 /**
  * Durable outbox: every occupancy event is committed here before anything is sent, and leaves `pending` only once
  * Calven has answered for it (accepted → deleted; rejected → moved to `dead_letter`). One SQLite file
- * `stateDir/outbox.sqlite` in WAL mode; `synchronous = FULL` by default, so a committed event survives kill -9 and
+ * `stateDir/outbox.sqlite` in WAL mode; `synchronous = FULL`, so a committed event survives kill -9 and
  * power loss. Order of delivery = insertion order (`seq`), across all rooms.
  *
  * The event is stored as the exact JSON that goes into the request body, so a retry (even after a restart) sends
@@ -32,8 +33,11 @@ export interface OutboxRow {
 }
 
 export interface DeadLetterInfo {
-  /** `rejected`: per-event non-zero resultCode; `http`: the whole request got a 4xx; `no-result`: Calven never answered for it. */
-  reason: 'rejected' | 'http' | 'no-result';
+  /**
+   * `rejected`: per-event non-zero resultCode; `http`: the whole request got a 4xx; `no-result`: Calven's answers
+   * never had a result for it; `malformed`: the 2xx answers were not in the documented shape.
+   */
+  reason: 'rejected' | 'http' | 'no-result' | 'malformed';
   httpStatus?: number;
   resultCode?: number;
   message?: string;
@@ -59,10 +63,11 @@ export interface OutboxStats {
 }
 
 export interface OutboxOptions {
-  /** SQLite `synchronous` pragma. FULL (default) also survives power loss; NORMAL survives process crashes only. */
-  synchronous?: 'FULL' | 'NORMAL';
-  /** How long to wait for a lock held by another process (ms). */
-  busyTimeoutMs?: number;
+  /**
+   * Open for reading only (`roomcount outbox` without --retry-dead): nothing is created, migrated or written, so
+   * it works on a full disk and on a read-only file.
+   */
+  readonly?: boolean;
 }
 
 export function outboxPath(stateDir: string): string {
@@ -76,6 +81,29 @@ interface PendingDbRow {
   body: string;
   created_at: number;
   attempts: number;
+}
+
+export interface OutboxDump {
+  pending: PendingDbRow[];
+  dead: (DeadDbRow & { orig_seq: number })[];
+}
+
+/** An outbox failure, worded with the file and what was being done; `code` is SQLite's (e.g. SQLITE_FULL). */
+export class OutboxError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+    this.name = 'OutboxError';
+  }
+}
+
+function outboxError(path: string, what: string, err: unknown): OutboxError {
+  if (err instanceof OutboxError) return err;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  return new OutboxError(`outbox ${path}: ${what}: ${message}`, typeof code === 'string' ? code : undefined);
 }
 
 interface DeadDbRow {
@@ -94,33 +122,63 @@ export class Outbox {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly stmts: ReturnType<Outbox['prepare']>;
-  private readonly fullSync: boolean;
   private closed = false;
 
   private constructor(path: string, opts: OutboxOptions) {
     this.path = path;
-    this.db = new Database(path);
-    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
-    this.db.pragma('journal_mode = WAL');
-    this.fullSync = opts.synchronous !== 'NORMAL';
-    this.db.pragma(`synchronous = ${this.fullSync ? 'FULL' : 'NORMAL'}`);
-    this.migrate();
-    this.stmts = this.prepare();
+    this.db = new Database(path, opts.readonly ? { readonly: true, fileMustExist: true } : {});
+    try {
+      this.db.pragma('busy_timeout = 5000'); // a lock held by another process (an admin command)
+      if (opts.readonly) {
+        this.checkVersion();
+      } else {
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma('synchronous = FULL');
+        this.migrate();
+      }
+      this.stmts = this.prepare();
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
   }
 
-  /** Opens (creating the folder and the file if needed) `stateDir/outbox.sqlite`. */
+  /**
+   * Opens (creating the folder and the file if needed, unless read-only) `stateDir/outbox.sqlite`. Errors name the
+   * file.
+   */
   static open(stateDir: string, opts: OutboxOptions = {}): Outbox {
-    mkdirSync(stateDir, { recursive: true });
-    return new Outbox(outboxPath(stateDir), opts);
+    const path = outboxPath(stateDir);
+    try {
+      if (!opts.readonly) mkdirSync(stateDir, { recursive: true });
+      return new Outbox(path, opts);
+    } catch (err) {
+      throw outboxError(path, 'cannot open', err);
+    }
   }
 
-  private migrate(): void {
+  /** Runs one database operation; a failure is thrown as an error naming the file and what was being done. */
+  private guard<T>(what: string, fn: () => T): T {
+    this.check();
+    try {
+      return fn();
+    } catch (err) {
+      throw outboxError(this.path, what, err);
+    }
+  }
+
+  private checkVersion(): number {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       throw new Error(
         `${this.path} was written by a newer roomcount (schema ${version} > ${SCHEMA_VERSION})`,
       );
     }
+    return version;
+  }
+
+  private migrate(): void {
+    this.checkVersion();
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS pending (
         seq        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -156,8 +214,8 @@ export class Outbox {
       peek: db.prepare(
         'SELECT seq, event_id, room_id, body, created_at, attempts FROM pending ORDER BY seq LIMIT ?',
       ),
-      remove: db.prepare('DELETE FROM pending WHERE seq = ?'),
-      attempt: db.prepare('UPDATE pending SET attempts = attempts + 1 WHERE seq = ?'),
+      remove: db.prepare('DELETE FROM pending WHERE event_id = ?'),
+      attempt: db.prepare('UPDATE pending SET attempts = attempts + 1 WHERE event_id = ?'),
       dead: db.prepare(
         `INSERT OR REPLACE INTO dead_letter
            (event_id, room_id, body, reason, http_status, result_code, message, created_at, orig_seq, dead_at)
@@ -179,29 +237,31 @@ export class Outbox {
   insert(items: readonly { event: OccupancyEvent; roomId: string }[], now = Date.now()): number {
     this.check();
     if (items.length === 0) return 0;
+    for (const { event } of items) {
+      if (typeof event?.eventId !== 'string' || event.eventId === '') throw new Error('event has no eventId');
+    }
     const tx = this.db.transaction(() => {
       let added = 0;
       for (const { event, roomId } of items) {
-        if (typeof event?.eventId !== 'string' || event.eventId === '')
-          throw new Error('event has no eventId');
         added += this.stmts.insert.run(event.eventId, roomId, JSON.stringify(event), now).changes;
       }
       return added;
     });
-    return tx();
+    return this.guard('storing events', () => tx());
   }
 
   /** The oldest `limit` pending events, in insertion order. */
   peek(limit: number): OutboxRow[] {
-    this.check();
-    return (this.stmts.peek.all(limit) as PendingDbRow[]).map((r) => ({
-      seq: r.seq,
-      eventId: r.event_id,
-      roomId: r.room_id,
-      body: r.body,
-      createdAt: r.created_at,
-      attempts: r.attempts,
-    }));
+    return this.guard('reading pending events', () => this.stmts.peek.all(limit) as PendingDbRow[]).map(
+      (r) => ({
+        seq: r.seq,
+        eventId: r.event_id,
+        roomId: r.room_id,
+        body: r.body,
+        createdAt: r.created_at,
+        attempts: r.attempts,
+      }),
+    );
   }
 
   /**
@@ -218,7 +278,7 @@ export class Outbox {
   ): void {
     this.check();
     const tx = this.db.transaction(() => {
-      for (const row of outcome.delivered ?? []) this.stmts.remove.run(row.seq);
+      for (const row of outcome.delivered ?? []) this.stmts.remove.run(row.eventId);
       for (const { row, info } of outcome.dead ?? []) {
         this.stmts.dead.run(
           row.eventId,
@@ -232,30 +292,32 @@ export class Outbox {
           row.seq,
           now,
         );
-        this.stmts.remove.run(row.seq);
+        this.stmts.remove.run(row.eventId);
       }
-      for (const row of outcome.retry ?? []) this.stmts.attempt.run(row.seq);
+      for (const row of outcome.retry ?? []) this.stmts.attempt.run(row.eventId);
     });
     // Settling is committed without its own fsync (synchronous = NORMAL for this transaction): losing it to a
     // power cut only means those events are sent again, with the same eventId. The next insert's FULL commit syncs
     // the WAL, this transaction included. Inserts (the only copy of an event) always get FULL.
-    if (this.fullSync) this.db.pragma('synchronous = NORMAL');
-    try {
-      tx();
-    } finally {
-      if (this.fullSync) this.db.pragma('synchronous = FULL');
-    }
+    this.guard('recording delivered events', () => {
+      this.db.pragma('synchronous = NORMAL');
+      try {
+        tx();
+      } finally {
+        this.db.pragma('synchronous = FULL');
+      }
+    });
   }
 
   pendingCount(): number {
-    this.check();
-    return (this.stmts.pendingCount.get() as { n: number }).n;
+    return this.guard('counting', () => (this.stmts.pendingCount.get() as { n: number }).n);
   }
 
   stats(): OutboxStats {
-    this.check();
-    const p = this.stmts.pendingCount.get() as { n: number; oldest: number | null };
-    const d = this.stmts.deadCount.get() as { n: number };
+    const [p, d] = this.guard('counting', () => [
+      this.stmts.pendingCount.get() as { n: number; oldest: number | null },
+      this.stmts.deadCount.get() as { n: number },
+    ]);
     return {
       pending: p.n,
       deadLetter: d.n,
@@ -265,11 +327,14 @@ export class Outbox {
 
   /** Dead letters, oldest first (optionally one room's only). */
   deadLetters(opts: { roomId?: string; limit?: number } = {}): DeadLetterRow[] {
-    this.check();
     const where = opts.roomId === undefined ? '' : 'WHERE room_id = @roomId';
-    const rows = this.db
-      .prepare(`SELECT * FROM dead_letter ${where} ORDER BY dead_at, orig_seq LIMIT @limit`)
-      .all({ roomId: opts.roomId, limit: opts.limit ?? -1 }) as DeadDbRow[];
+    const rows = this.guard(
+      'reading dead letters',
+      () =>
+        this.db
+          .prepare(`SELECT * FROM dead_letter ${where} ORDER BY dead_at, orig_seq LIMIT @limit`)
+          .all({ roomId: opts.roomId, limit: opts.limit ?? -1 }) as DeadDbRow[],
+    );
     return rows.map((r) => ({
       eventId: r.event_id,
       roomId: r.room_id,
@@ -300,7 +365,40 @@ export class Outbox {
       this.db.prepare(`DELETE FROM dead_letter ${where}`).run({ roomId: opts.roomId });
       return moved;
     });
-    return tx.immediate();
+    return this.guard('moving dead letters back', () => tx.immediate());
+  }
+
+  /** Everything in the file, for moving it to a new one (the file was deleted under the running service). */
+  dump(): OutboxDump {
+    return this.guard('reading everything', () => ({
+      pending: this.db.prepare('SELECT * FROM pending ORDER BY seq').all() as PendingDbRow[],
+      dead: this.db.prepare('SELECT * FROM dead_letter ORDER BY orig_seq').all() as OutboxDump['dead'],
+    }));
+  }
+
+  /** Puts a dump back (behind what is here; an eventId already here is kept as it is). */
+  restore(dump: OutboxDump): void {
+    const tx = this.db.transaction(() => {
+      const pending = this.db.prepare(
+        'INSERT OR IGNORE INTO pending (event_id, room_id, body, created_at, attempts) VALUES (?, ?, ?, ?, ?)',
+      );
+      for (const r of dump.pending) pending.run(r.event_id, r.room_id, r.body, r.created_at, r.attempts);
+      for (const r of dump.dead) {
+        this.stmts.dead.run(
+          r.event_id,
+          r.room_id,
+          r.body,
+          r.reason,
+          r.http_status,
+          r.result_code,
+          r.message,
+          r.created_at,
+          r.orig_seq,
+          r.dead_at,
+        );
+      }
+    });
+    this.guard('restoring events', () => tx());
   }
 
   close(): void {
@@ -310,15 +408,57 @@ export class Outbox {
   }
 }
 
-/** Counts for `roomcount outbox`. A stateDir without an outbox reports zeros (and creates nothing). */
-export function outboxStats(stateDir: string): OutboxStats {
-  if (!existsSync(outboxPath(stateDir))) return { pending: 0, deadLetter: 0, oldestPendingAt: null };
-  const outbox = Outbox.open(stateDir);
+/**
+ * Reads an outbox without writing to its folder. Opened read-only in place; where even that fails (a full disk:
+ * SQLite cannot size the shared-memory file; a read-only folder) it reads a copy of the file and its WAL in a
+ * temporary folder, so `roomcount outbox` still shows what is pending.
+ */
+function readOutbox<T>(stateDir: string, read: (outbox: Outbox) => T): T {
+  let outbox: Outbox;
   try {
-    return outbox.stats();
+    outbox = Outbox.open(stateDir, { readonly: true });
+  } catch (inPlace) {
+    return readCopy(stateDir, read, inPlace);
+  }
+  try {
+    return read(outbox);
+  } catch (err) {
+    if (err instanceof OutboxError && err.code?.startsWith('SQLITE_IOERR'))
+      return readCopy(stateDir, read, err);
+    throw err;
   } finally {
     outbox.close();
   }
+}
+
+function readCopy<T>(stateDir: string, read: (outbox: Outbox) => T, inPlace: unknown): T {
+  const dir = mkdtempSync(join(tmpdir(), 'roomcount-outbox-'));
+  try {
+    try {
+      copyFileSync(outboxPath(stateDir), outboxPath(dir));
+      if (existsSync(outboxPath(stateDir) + '-wal')) {
+        copyFileSync(outboxPath(stateDir) + '-wal', outboxPath(dir) + '-wal');
+      }
+    } catch (err) {
+      throw new Error(
+        `${String(inPlace instanceof Error ? inPlace.message : inPlace)}; reading a copy in ${dir} failed too: ${String(err)} (free some disk space)`,
+      );
+    }
+    const copy = Outbox.open(dir);
+    try {
+      return read(copy);
+    } finally {
+      copy.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Counts for `roomcount outbox`. A stateDir without an outbox reports zeros (and creates nothing). */
+export function outboxStats(stateDir: string): OutboxStats {
+  if (!existsSync(outboxPath(stateDir))) return { pending: 0, deadLetter: 0, oldestPendingAt: null };
+  return readOutbox(stateDir, (outbox) => outbox.stats());
 }
 
 /** `roomcount outbox --retry-dead`: dead letters back to pending; a running service picks them up within its idle poll. */
@@ -338,10 +478,5 @@ export function listDeadLetters(
   opts: { roomId?: string; limit?: number } = {},
 ): DeadLetterRow[] {
   if (!existsSync(outboxPath(stateDir))) return [];
-  const outbox = Outbox.open(stateDir);
-  try {
-    return outbox.deadLetters(opts);
-  } finally {
-    outbox.close();
-  }
+  return readOutbox(stateDir, (outbox) => outbox.deadLetters(opts));
 }
