@@ -57,6 +57,12 @@ const areaFraction = z.number().min(0).max(1);
 /** Keys that may appear in a room and under `defaults:`. */
 export const roomSettingsShape = {
   sampleFps: z.number().positive().max(30).default(1),
+  /**
+   * Adaptive sampling: while the room's count holds, frames are analysed less often, down to this rate; at once
+   * back to sampleFps when a frame's count differs from the reported one. ≥ sampleFps = always sampleFps.
+   * Default 0.25 (src/count/sampling.ts).
+   */
+  minSampleFps: z.number().positive().max(30).optional(),
   windowSeconds: z.number().positive().max(3600).default(10),
   heartbeatSeconds: z.number().min(0).default(0),
   /** How the counts in the window become one count: median, mode, max or a percentile p1..p99. */
@@ -151,6 +157,11 @@ export const configSchema = z
           .multipleOf(32, 'inputSize must be a multiple of 32')
           .optional(),
         tiles: tiles.optional(),
+        /**
+         * Detector worker threads, each with its own copy of the model; default: one per core the process may use
+         * (os.availableParallelism()). 0 = detect on the main thread, as before the pool.
+         */
+        workers: z.number().int().min(0).max(64).optional(),
       })
       .default({ model: 'auto' }),
     stateDir: z.string().min(1).default('./state'),

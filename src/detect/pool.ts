@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { Detection, DetectOptions, Detector, TileSetting } from './detector.js';
 import { frameLimit, type FrameLimit, type ModelInput } from './geometry.js';
 import type { DetectorChoice } from './index.js';
+import { MODEL_DESCRIPTORS, type ModelDescriptor } from './models.js';
 
 /**
  * Person detection off the main thread, on every core: a few worker threads, each with its own detector
@@ -64,23 +65,25 @@ export interface WorkerStats {
 }
 
 export interface PoolOptions {
-  /** Worker threads (≥ 1). */
-  workers: number;
+  /**
+   * Worker threads (≥ 1), or `auto`: one per core for the ONNX models, one for the tfjs ones (each copy of tfjs
+   * costs ~100 MiB, and a model at 200–400 ms a frame serves few rooms anyway; the one thread still keeps
+   * inference off the main thread).
+   */
+  workers: number | 'auto';
   log?: Logger;
   /** A worker stopped (crashed) and is being restarted. */
   onRestart?: (worker: number) => void;
+  /** A worker analysed a frame in `ms` (its detect() time, without the trip there and back). */
+  onFrame?: (worker: number, ms: number) => void;
   /** Test seam: the module the workers load createDetector from (default ./index). */
   module?: string | URL;
 }
 
-/** `detector.workers` absent: one worker per core the process may use. */
-export function defaultWorkers(): number {
-  return availableParallelism();
-}
-
-/** How many detector threads a configuration asks for; 0 = detect on the main thread. */
-export function detectorWorkers(configured: number | undefined): number {
-  return configured ?? defaultWorkers();
+/** `detector.workers` absent: one worker per core the process may use (ONNX models), one for tfjs models. */
+export function defaultWorkers(model: string): number {
+  const runtime = (MODEL_DESCRIPTORS as readonly ModelDescriptor[]).find((d) => d.name === model)?.runtime;
+  return runtime === 'tfjs' ? 1 : availableParallelism();
 }
 
 interface Job {
@@ -144,19 +147,13 @@ export class DetectorPool implements Detector {
     choice: DetectorChoice,
     private readonly opts: PoolOptions,
   ) {
-    if (!(Number.isInteger(opts.workers) && opts.workers >= 1))
-      throw new Error(`detector workers must be a whole number ≥ 1, got ${opts.workers}`);
+    const n = opts.workers;
+    if (n !== 'auto' && !(Number.isInteger(n) && n >= 1))
+      throw new Error(`detector workers must be a whole number ≥ 1, got ${n}`);
     this.resolved = choice;
     this.log = opts.log;
     this.module = String(opts.module ?? new URL(`./index${extension()}`, import.meta.url));
-    this.slots = Array.from({ length: opts.workers }, (_, index) => ({
-      index,
-      worker: undefined,
-      ready: false,
-      job: undefined,
-      stats: { frames: 0, busyMs: 0, restarts: 0 },
-      failures: 0,
-    }));
+    this.slots = [newSlot(0)];
   }
 
   get size(): number {
@@ -211,8 +208,10 @@ export class DetectorPool implements Detector {
 
   /** @internal Loads the first worker, then the others with the model it chose. */
   async start(): Promise<void> {
-    const [first, ...rest] = this.slots;
-    this.info = await this.spawn(first!);
+    this.info = await this.spawn(this.slots[0]!);
+    const n = this.opts.workers === 'auto' ? defaultWorkers(this.info.model) : this.opts.workers;
+    for (let i = 1; i < n; i++) this.slots.push(newSlot(i));
+    const rest = this.slots.slice(1);
     if (this.resolved.model === 'auto') {
       // What auto chose, as its own load would find it (auto ignores modelPath and sha256).
       this.resolved = {
@@ -377,6 +376,7 @@ export class DetectorPool implements Detector {
     if (job.lent) job.frame.data = new Uint8Array(msg.buffer, job.offset, job.length);
     if (msg.type === 'result') {
       slot.stats.frames++;
+      this.opts.onFrame?.(slot.index, msg.ms);
       job.resolve(msg.detections);
     } else {
       job.reject(new Error(msg.message));
@@ -402,6 +402,17 @@ export class DetectorPool implements Detector {
     clearTimeout(timer);
     await worker.terminate();
   }
+}
+
+function newSlot(index: number): Slot {
+  return {
+    index,
+    worker: undefined,
+    ready: false,
+    job: undefined,
+    stats: { frames: 0, busyMs: 0, restarts: 0 },
+    failures: 0,
+  };
 }
 
 /** `.ts` when running from the sources (tsx, vitest), `.js` from dist/. */

@@ -20,8 +20,8 @@ interface Slot {
 export class DetectionQueue {
   private readonly slots = new Map<string, Slot>();
   private readonly order: string[] = [];
-  /** Rooms with a frame being analysed. */
-  private readonly busy = new Set<string>();
+  /** Rooms with a frame being analysed, and its run. */
+  private readonly busy = new Map<string, Promise<void>>();
   private readonly running = new Set<Promise<void>>();
   private readonly concurrency: number;
   private lastServed: string | undefined;
@@ -62,6 +62,11 @@ export class DetectionQueue {
     this.slots.delete(roomId);
   }
 
+  /** Resolves when the room's frame being analysed, if any, is done (its result handled). */
+  async roomIdle(roomId: string): Promise<void> {
+    await this.busy.get(roomId);
+  }
+
   /** Resolves when the frames being analysed (and any waiting) are done. */
   async idle(): Promise<void> {
     while (this.running.size > 0) await Promise.all([...this.running]);
@@ -74,12 +79,12 @@ export class DetectionQueue {
       if (roomId === undefined) return;
       const slot = this.slots.get(roomId)!;
       this.slots.delete(roomId);
-      this.busy.add(roomId);
       const run: Promise<void> = this.analyse(roomId, slot).finally(() => {
         this.busy.delete(roomId);
         this.running.delete(run);
         this.dispatch();
       });
+      this.busy.set(roomId, run);
       this.running.add(run);
     }
   }
