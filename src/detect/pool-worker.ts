@@ -1,3 +1,4 @@
+import { setPriority } from 'node:os';
 import { Writable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
@@ -11,6 +12,18 @@ import type { ToMain, ToWorker, WorkerData } from './pool.js';
  * every answer (transferred, never copied).
  */
 const data = workerData as WorkerData;
+
+/**
+ * This thread's priority (Linux nice is per thread): below the main thread, so that routing frames, timers,
+ * health checks and event delivery never wait behind inference (event-loop lag), and still far above the ffmpeg
+ * decoders at 19 (nice 5 weighs 335 against their 15), which keep yielding to the detectors.
+ */
+const DETECTOR_NICENESS = 5;
+try {
+  setPriority(DETECTOR_NICENESS);
+} catch {
+  // Not permitted (or not Linux): same priority as the main thread, only less graceful when the box is full.
+}
 const port = parentPort!;
 const post = (msg: ToMain, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 
