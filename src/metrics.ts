@@ -31,6 +31,17 @@ export class Metrics {
     labelNames: ['room'],
     registers: [this.registry],
   });
+  readonly framesFailed = new Counter({
+    name: 'roomcount_frames_failed_total',
+    help: 'Frames whose detection failed (e.g. a detector worker crashed on it): dropped',
+    labelNames: ['room'],
+    registers: [this.registry],
+  });
+  readonly detectorRestarts = new Counter({
+    name: 'roomcount_detector_worker_restarts_total',
+    help: 'Detector worker threads that stopped and were restarted',
+    registers: [this.registry],
+  });
   readonly inferenceSeconds = new Histogram({
     name: 'roomcount_inference_seconds',
     help: 'Person detector time per frame',
@@ -84,7 +95,8 @@ export class Metrics {
 
   /** Drops a room's series (room removed on reload). */
   forgetRoom(room: string): void {
-    for (const metric of [this.framesAnalysed, this.framesDropped, this.roomCount]) metric.remove({ room });
+    for (const metric of [this.framesAnalysed, this.framesDropped, this.framesFailed, this.roomCount])
+      metric.remove({ room });
     for (const outcome of EVENT_OUTCOMES) this.events.remove({ room, outcome });
     for (const state of CAMERA_STATES) this.cameraState.remove({ room, state });
   }

@@ -6,6 +6,7 @@ import type { Detection, DetectOptions } from './detect/detector.js';
 import type { DetectionQueue } from './detect/queue.js';
 import type { FrameLimit } from './detect/geometry.js';
 import { peopleInRoom, roomFilterFrom, type RoomFilter } from './count/region.js';
+import { AdaptiveSampler } from './count/sampling.js';
 import { CountSmoother, type CountChange } from './count/smoothing.js';
 import { flowPolygon, StationaryTracker, type SuggestedExclude } from './count/stationary.js';
 import { buildOccupancyEvent, type OccupancyEvent } from './report/event.js';
@@ -84,6 +85,7 @@ export function roomDetectOptions(room: Pick<RoomConfig, 'tiles'>): DetectOption
 export class Room {
   private readonly camera: FrameSource;
   private readonly smoother: CountSmoother;
+  private readonly sampler: AdaptiveSampler;
   private readonly filter: RoomFilter;
   private readonly stationary: StationaryTracker | undefined;
   private readonly log: Logger;
@@ -103,6 +105,8 @@ export class Room {
     this.log = deps.log.child({ room: config.id });
     this.filter = roomFilterFrom(config, deps.minScore);
     this.smoother = new CountSmoother(config);
+    // The rate drops once frames have agreed with the reported count for a whole smoothing window.
+    this.sampler = new AdaptiveSampler({ ...config, settleSeconds: config.windowSeconds });
     this.stationary =
       config.stationaryMinutes > 0
         ? new StationaryTracker({
@@ -177,6 +181,8 @@ export class Room {
   private onFrame(frame: Frame): void {
     this.lastFrameAt = frame.capturedAt;
     if (this.stale) this.checkStale(frame.capturedAt);
+    // A quiet room's frames are decoded but not all analysed (adaptive sampling).
+    if (!this.sampler.take(frame.capturedAt)) return;
     this.deps.queue.submit(
       this.config.id,
       frame,
@@ -192,6 +198,7 @@ export class Room {
     this.log.debug({ count: people.length, detections: detections.length }, 'frame analysed');
     const change = this.smoother.push({ at: frame.capturedAt, count: people.length });
     if (change) this.report(change);
+    this.sampler.observe(frame.capturedAt, people.length, this.smoother.current);
     for (const s of this.stationary?.observe(frame.capturedAt, people, frame) ?? []) this.suggestExclude(s);
   }
 
@@ -228,6 +235,9 @@ export class Room {
     else if (state === 'invalid') this.log.error(fields, 'camera.url cannot be used: this room does not run');
     else this.log.warn(fields, 'camera state');
     // No frames, no counts: the window restarts when frames come back (the last reported count stands).
-    if (state !== 'streaming') this.smoother.resetWindow();
+    if (state !== 'streaming') {
+      this.smoother.resetWindow();
+      this.sampler.reset();
+    }
   }
 }

@@ -1,7 +1,8 @@
 import type { Config, RoomConfig } from './config/schema.js';
 import { createSink } from './report/create.js';
 import type { Detector } from './detect/detector.js';
-import { createDetector } from './detect/index.js';
+import { createServiceDetector } from './detect/index.js';
+import { DetectorPool } from './detect/pool.js';
 import { describeGeometry } from './detect/describe.js';
 import { DetectionQueue } from './detect/queue.js';
 import { Room, roomDetectOptions, type RoomStatus } from './room.js';
@@ -36,6 +37,8 @@ export interface ServiceStatus {
     backend: string;
     input?: string;
     minScore?: number;
+    /** Detector worker threads; 0 = on the main thread. */
+    workers?: number;
   };
   shard: string | null;
   rooms: RoomStatus[];
@@ -53,6 +56,11 @@ export interface ServiceOptions {
 function restartKeys(config: Config): string {
   const { sourceId, sink, calven, detector, stateDir, http } = config;
   return JSON.stringify({ sourceId, sink, calven, detector, stateDir, http });
+}
+
+/** Detector worker threads behind a detector (0: it runs on the main thread). */
+function workersOf(detector: Detector): number {
+  return detector instanceof DetectorPool ? detector.size : 0;
 }
 
 /** Wires every room to one shared detector and the configured sink. */
@@ -92,7 +100,8 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
   let detector: Detector;
   try {
     sink = started.sink = opts.sink ?? createSink(config, { log, metrics });
-    detector = await (opts.detector ?? createDetector(config.detector, log));
+    detector = await (opts.detector ??
+      createServiceDetector(config.detector, log, { onRestart: () => metrics.detectorRestarts.inc() }));
   } catch (err) {
     await http?.close();
     throw err;
@@ -104,16 +113,23 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
       backend: detector.backend,
       minScore: detector.minScore,
       input: describeGeometry(detector),
+      workers: workersOf(detector),
     },
     'detector ready',
   );
-  const queue = new DetectionQueue(detector, {
-    analysed: (room, ms) => {
-      metrics.framesAnalysed.inc({ room });
-      metrics.inferenceSeconds.observe(ms / 1000);
+  const queue = new DetectionQueue(
+    detector,
+    {
+      analysed: (room, ms) => {
+        metrics.framesAnalysed.inc({ room });
+        metrics.inferenceSeconds.observe(ms / 1000);
+      },
+      dropped: (room) => metrics.framesDropped.inc({ room }),
+      failed: (room) => metrics.framesFailed.inc({ room }),
     },
-    dropped: (room) => metrics.framesDropped.inc({ room }),
-  });
+    // One frame per worker in flight (a room never has two).
+    { concurrency: Math.max(1, workersOf(detector)) },
+  );
   const rooms = new Map<string, Room>();
 
   const startRoom = (rc: RoomConfig) => {
@@ -133,6 +149,8 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
     if (!room) return;
     rooms.delete(id);
     await room.stop();
+    // Its frame in the detector, if any: the result may still send an event, and would bring its metrics back.
+    await queue.roomIdle(id);
     await room.settled();
     metrics.forgetRoom(id);
   };
@@ -162,6 +180,7 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
         backend: detector.backend,
         input: describeGeometry(detector),
         minScore: detector.minScore,
+        workers: workersOf(detector),
       },
       shard: shardText,
       rooms: [...rooms.values()].map((r) => r.status()),

@@ -230,6 +230,9 @@ function outputArgs(opts: CameraOptions): string[] {
   const filter = `${sample},${scaleFilter(opts.limit)}`;
   return [
     ...['-an', '-sn', '-dn', '-fps_mode', 'passthrough'],
+    // One filter thread (a global option): the default, one per core, scales one frame a second with 4 more
+    // threads and their buffers (measured on a 1080p camera: 5 threads → 1, ~0.5 MiB less private memory).
+    ...['-filter_threads', '1'],
     ...['-vf', filter, '-f', 'image2pipe', '-c:v', 'ppm', 'pipe:1'],
   ];
 }

@@ -245,6 +245,8 @@ function evalRoom(config: Config | undefined, roomId: string | undefined, video:
     locationType: 'space',
     // Every 1/sampleFps s of the file, once: key frames only would not give evenly spaced media times.
     camera: { ...room.camera, url: video, loop: false, keyframesOnly: false },
+    // Every frame analysed (what --compare replays needs), unless the room sets adaptive sampling's own rate.
+    minSampleFps: room.minSampleFps ?? room.sampleFps,
   };
 }
 

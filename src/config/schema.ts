@@ -72,6 +72,17 @@ export const roomSettingsShape = {
     .max(30)
     .refine((v) => !(v > 0) || v >= MIN_SAMPLE_FPS, 'must be at least 0.0000116 (one frame a day)')
     .default(1),
+  /**
+   * Adaptive sampling: while the room's count holds, frames are analysed less often, down to this rate; at once
+   * back to sampleFps when a frame's count differs from the reported one. ≥ sampleFps = always sampleFps.
+   * Default 0.25 (src/count/sampling.ts).
+   */
+  minSampleFps: z
+    .number()
+    .positive()
+    .max(30)
+    .refine((v) => !(v > 0) || v >= MIN_SAMPLE_FPS, 'must be at least 0.0000116 (one frame a day)')
+    .optional(),
   windowSeconds: z.number().positive().max(3600).default(10),
   heartbeatSeconds: duration().min(0).default(0),
   /** How the counts in the window become one count: median, mode, max or a percentile p1..p99. */
@@ -168,6 +179,11 @@ export const configSchema = z
           .multipleOf(INPUT_SIZE.multipleOf, `inputSize must be a multiple of ${INPUT_SIZE.multipleOf}`)
           .optional(),
         tiles: tiles.optional(),
+        /**
+         * Detector worker threads, each with its own copy of the model; default: one per core the process may use
+         * (os.availableParallelism()). 0 = detect on the main thread, as before the pool.
+         */
+        workers: z.number().int().min(0).max(64).optional(),
       })
       .default({ model: 'auto' }),
     stateDir: z.string().min(1).default('./state'),

@@ -11,6 +11,7 @@ import {
   modelDescriptor,
   type ModelDescriptor,
 } from './models.js';
+import { createDetectorPool, type PoolOptions } from './pool.js';
 import { TilingDetector } from './tiling.js';
 
 export type { Detection, Detector } from './detector.js';
@@ -89,4 +90,19 @@ async function load(d: ModelDescriptor, cfg: DetectorChoice, log: Logger | undef
   });
   const tiles: TileSetting = cfg.tiles ?? d.tiles;
   return new TilingDetector(person, tiles, minScore);
+}
+
+/**
+ * The service's detector: a pool of `detector.workers` worker threads, each loading the model as createDetector
+ * does. Default for the ONNX models: one per core — ffmpeg runs at the lowest priority, so the detectors may take
+ * every core and the decoders what is left, and the main thread only routes frames; for tfjs models one.
+ * `workers: 0` loads it on the main thread instead.
+ */
+export async function createServiceDetector(
+  cfg: DetectorChoice,
+  log?: Logger,
+  opts: Omit<PoolOptions, 'workers' | 'log'> = {},
+): Promise<Detector> {
+  if (cfg.workers === 0) return createDetector(cfg, log);
+  return createDetectorPool(cfg, { ...opts, workers: cfg.workers ?? 'auto', log });
 }

@@ -14,12 +14,16 @@ interface Slot {
 /**
  * One detector shared by every room. Each room has a single slot holding its newest frame: when the detector is
  * behind, a waiting frame is replaced by a newer one (counted as dropped), never queued up. Rooms are served
- * round-robin so a busy room cannot starve the others.
+ * round-robin so a busy room cannot starve the others. With a pool of detector workers, up to `concurrency`
+ * frames are analysed at once, never two of one room (its results stay in time order).
  */
 export class DetectionQueue {
   private readonly slots = new Map<string, Slot>();
   private readonly order: string[] = [];
-  private running: Promise<void> | undefined;
+  /** Rooms with a frame being analysed, and its run. */
+  private readonly busy = new Map<string, Promise<void>>();
+  private readonly running = new Set<Promise<void>>();
+  private readonly concurrency: number;
   private lastServed: string | undefined;
   readonly dropped = new Map<string, number>();
   readonly analysed = new Map<string, number>();
@@ -29,8 +33,13 @@ export class DetectionQueue {
     private readonly hooks: {
       analysed?: (roomId: string, ms: number) => void;
       dropped?: (roomId: string) => void;
+      /** Detection of a frame failed (the room's onError also hears it). */
+      failed?: (roomId: string) => void;
     } = {},
-  ) {}
+    opts: { concurrency?: number } = {},
+  ) {
+    this.concurrency = Math.max(1, opts.concurrency ?? 1);
+  }
 
   submit(
     roomId: string,
@@ -45,7 +54,7 @@ export class DetectionQueue {
       this.hooks.dropped?.(roomId);
     }
     this.slots.set(roomId, { frame, onResult, onError, opts });
-    this.running ??= this.pump().finally(() => (this.running = undefined));
+    this.dispatch();
   }
 
   /** Forget a room's waiting frame (room stopped). */
@@ -53,35 +62,55 @@ export class DetectionQueue {
     this.slots.delete(roomId);
   }
 
-  /** Resolves when the frame being analysed (and any waiting) are done. */
-  async idle(): Promise<void> {
-    while (this.running) await this.running;
+  /** Resolves when the room's frame being analysed, if any, is done (its result handled). */
+  async roomIdle(roomId: string): Promise<void> {
+    await this.busy.get(roomId);
   }
 
-  private async pump(): Promise<void> {
-    for (;;) {
+  /** Resolves when the frames being analysed (and any waiting) are done. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running]);
+  }
+
+  /** Starts analysing waiting frames while the detector has room for more. */
+  private dispatch(): void {
+    while (this.running.size < this.concurrency) {
       const roomId = this.pickNext();
       if (roomId === undefined) return;
       const slot = this.slots.get(roomId)!;
       this.slots.delete(roomId);
-      try {
-        const started = performance.now();
-        const detections = await this.detector.detect(slot.frame, slot.opts);
-        this.analysed.set(roomId, (this.analysed.get(roomId) ?? 0) + 1);
-        this.hooks.analysed?.(roomId, performance.now() - started);
-        slot.onResult(detections, slot.frame);
-      } catch (err) {
-        slot.onError(err as Error, slot.frame);
-      }
+      const run: Promise<void> = this.analyse(roomId, slot).finally(() => {
+        this.busy.delete(roomId);
+        this.running.delete(run);
+        this.dispatch();
+      });
+      this.busy.set(roomId, run);
+      this.running.add(run);
     }
   }
 
-  /** The first room after the last one served (in order of first submission) that has a frame waiting. */
+  private async analyse(roomId: string, slot: Slot): Promise<void> {
+    try {
+      const started = performance.now();
+      const detections = await this.detector.detect(slot.frame, slot.opts);
+      this.analysed.set(roomId, (this.analysed.get(roomId) ?? 0) + 1);
+      this.hooks.analysed?.(roomId, performance.now() - started);
+      slot.onResult(detections, slot.frame);
+    } catch (err) {
+      this.hooks.failed?.(roomId);
+      slot.onError(err as Error, slot.frame);
+    }
+  }
+
+  /**
+   * The first room after the last one served (in order of first submission) that has a frame waiting and none
+   * being analysed.
+   */
   private pickNext(): string | undefined {
     const start = this.lastServed === undefined ? 0 : this.order.indexOf(this.lastServed) + 1;
     for (let i = 0; i < this.order.length; i++) {
       const roomId = this.order[(start + i) % this.order.length]!;
-      if (this.slots.has(roomId)) {
+      if (this.slots.has(roomId) && !this.busy.has(roomId)) {
         this.lastServed = roomId;
         return roomId;
       }
