@@ -1,5 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CameraState } from './camera/ffmpeg.js';
+import type { QueueObserver } from './detect/queue.js';
+import type { CalvenSinkObserver } from './report/calven/sink.js';
+import type { RoomObserver } from './room.js';
 
 const CAMERA_STATES: CameraState[] = [
   'connecting',
@@ -15,6 +18,44 @@ const CAMERA_STATES: CameraState[] = [
 
 export const EVENT_OUTCOMES = ['queued', 'sent', 'rejected', 'dead_lettered'] as const;
 export type EventOutcome = (typeof EVENT_OUTCOMES)[number];
+
+/**
+ * The one place where what the parts of the service report becomes metrics: rooms (camera state, count, events
+ * queued), the detection queue (frames analysed, dropped, failed), the Calven sink (requests, settled events,
+ * events held in memory) and the detector pool (worker restarts).
+ */
+export function metricsObservers(metrics: Metrics): {
+  room: (room: string) => RoomObserver;
+  queue: QueueObserver;
+  sink: CalvenSinkObserver;
+  detectorRestarted: () => void;
+} {
+  return {
+    room: (room) => ({
+      cameraState: (state) => metrics.setCameraState(room, state),
+      count: (count) =>
+        count === undefined ? metrics.roomCount.remove({ room }) : metrics.roomCount.set({ room }, count),
+      eventQueued: () => metrics.events.inc({ room, outcome: 'queued' }),
+    }),
+    queue: {
+      analysed: (room, ms) => {
+        metrics.framesAnalysed.inc({ room });
+        metrics.inferenceSeconds.observe(ms / 1000);
+      },
+      dropped: (room) => metrics.framesDropped.inc({ room }),
+      failed: (room) => metrics.framesFailed.inc({ room }),
+    },
+    sink: {
+      request(seconds, error) {
+        metrics.calvenRequestSeconds.observe({ endpoint: 'occupancy' }, seconds);
+        if (error) metrics.calvenErrors.inc({ kind: error });
+      },
+      settled: (room, outcome) => metrics.events.inc({ room, outcome }),
+      unstored: (count) => metrics.outboxUnstored.set(count),
+    },
+    detectorRestarted: () => metrics.detectorRestarts.inc(),
+  };
+}
 
 /** Prometheus metrics for one service. Counts and timings only: nothing here can carry pixels. */
 export class Metrics {

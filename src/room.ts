@@ -12,7 +12,6 @@ import { flowPolygon, StationaryTracker, type SuggestedExclude } from './count/s
 import { buildOccupancyEvent, type OccupancyEvent } from './report/event.js';
 import type { EventSink } from './report/sink.js';
 import type { Logger } from './log.js';
-import type { Metrics } from './metrics.js';
 
 /** What /status shows for a room: state and counts only, never pixels or credentials. */
 export interface RoomStatus {
@@ -36,6 +35,15 @@ export interface RoomStatus {
   suggestedExcludes: SuggestedExclude[];
 }
 
+/** What a room reports about itself (metrics listen: see metricsObservers). */
+export interface RoomObserver {
+  cameraState(state: CameraState): void;
+  /** The reported count; undefined when it became unknown (no frames for staleSeconds). */
+  count(count: number | undefined): void;
+  /** An event was handed to the sink and stored. */
+  eventQueued(): void;
+}
+
 export interface RoomDeps {
   queue: DetectionQueue;
   sink: EventSink;
@@ -44,7 +52,7 @@ export interface RoomDeps {
   limit: FrameLimit;
   /** Detector-wide threshold; a room's own minScore may raise it. */
   minScore: number;
-  metrics?: Metrics;
+  observer?: RoomObserver;
   /**
    * Makes the room's frame source from the options the room derives from its config (default: an FfmpegCamera
    * with them). `roomcount eval --video` reads a file through it, paced and on media time; tests pass a fake.
@@ -125,7 +133,7 @@ export class Room {
   start(): void {
     this.log.info({ camera: this.camera.redactedUrl }, 'room starting');
     this.startedAt = this.now();
-    this.deps.metrics?.setCameraState(this.config.id, this.camera.state);
+    this.deps.observer?.cameraState(this.camera.state);
     this.camera.start();
     this.staleTimer = setInterval(() => this.checkStale(this.now()), STALE_CHECK_MS);
     this.staleTimer.unref();
@@ -172,7 +180,7 @@ export class Room {
         { staleSeconds: this.config.staleSeconds, cameraState: this.camera.state },
         'no frames: room count unknown (nothing is sent; the last reported count stands)',
       );
-      this.deps.metrics?.roomCount.remove({ room: this.config.id });
+      this.deps.observer?.count(undefined);
     } else {
       this.log.info('frames again: room count known');
     }
@@ -216,11 +224,11 @@ export class Room {
   private report(change: CountChange): void {
     const event = buildOccupancyEvent(this.config, change.count, change.at);
     this.lastEvent = event;
-    this.deps.metrics?.roomCount.set({ room: this.config.id }, change.count);
+    this.deps.observer?.count(change.count);
     this.log.info({ count: change.count, reason: change.reason, eventId: event.eventId }, 'occupancy event');
     const sending = this.deps.sink
       .send(event, this.config.id)
-      .then(() => this.deps.metrics?.events.inc({ room: this.config.id, outcome: 'queued' }))
+      .then(() => this.deps.observer?.eventQueued())
       // The outbox could not store it (disk full?): the whole event goes into the log so it can be replayed.
       .catch((err: Error) => this.log.error({ err: err.message, event }, 'event could not be queued'))
       .finally(() => this.pendingSends.delete(sending));
@@ -228,7 +236,7 @@ export class Room {
   }
 
   private onCameraState(state: CameraState, detail: string): void {
-    this.deps.metrics?.setCameraState(this.config.id, state);
+    this.deps.observer?.cameraState(state);
     const fields = { cameraState: state, detail, camera: this.camera.redactedUrl };
     if (state === 'streaming' || state === 'connecting' || state === 'stopped')
       this.log.info(fields, 'camera state');

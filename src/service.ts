@@ -7,7 +7,7 @@ import { describeGeometry } from './detect/describe.js';
 import { DetectionQueue } from './detect/queue.js';
 import { Room, roomDetectOptions, type RoomStatus } from './room.js';
 import type { EventSink } from './report/sink.js';
-import { Metrics } from './metrics.js';
+import { Metrics, metricsObservers } from './metrics.js';
 import { startHttpServer } from './http.js';
 import { inShard, type Shard } from './shard.js';
 import type { Logger } from './log.js';
@@ -67,6 +67,7 @@ function workersOf(detector: Detector): number {
 export async function startService(config: Config, opts: ServiceOptions): Promise<Service> {
   const { log, shard } = opts;
   const metrics = new Metrics();
+  const observe = metricsObservers(metrics);
   let current = config;
   // Set once the detector has loaded; the HTTP server answers before that.
   const started: { service?: Service; sink?: EventSink } = {};
@@ -99,9 +100,9 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
   let sink: EventSink;
   let detector: Detector;
   try {
-    sink = started.sink = opts.sink ?? createSink(config, { log, metrics });
+    sink = started.sink = opts.sink ?? createSink(config, { log, observer: observe.sink });
     detector = await (opts.detector ??
-      createServiceDetector(config.detector, log, { onRestart: () => metrics.detectorRestarts.inc() }));
+      createServiceDetector(config.detector, log, { onRestart: observe.detectorRestarted }));
   } catch (err) {
     await http?.close();
     throw err;
@@ -119,14 +120,7 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
   );
   const queue = new DetectionQueue(
     detector,
-    {
-      analysed: (room, ms) => {
-        metrics.framesAnalysed.inc({ room });
-        metrics.inferenceSeconds.observe(ms / 1000);
-      },
-      dropped: (room) => metrics.framesDropped.inc({ room }),
-      failed: (room) => metrics.framesFailed.inc({ room }),
-    },
+    observe.queue,
     // One frame per worker in flight (a room never has two).
     { concurrency: Math.max(1, workersOf(detector)) },
   );
@@ -137,7 +131,7 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
       queue,
       sink,
       log,
-      metrics,
+      observer: observe.room(rc.id),
       limit: detector.frameLimit(roomDetectOptions(rc)),
       minScore: detector.minScore,
     });

@@ -4,6 +4,21 @@ import type { Detection, Detector } from '../src/detect/detector.js';
 import { DetectionQueue } from '../src/detect/queue.js';
 import { fakeDetector } from './helpers/detector.js';
 
+/** A queue that tallies what it reports per room, as the metrics do. */
+function tallyingQueue(detector: Detector): DetectionQueue & {
+  dropped: Map<string, number>;
+  analysed: Map<string, number>;
+} {
+  const dropped = new Map<string, number>();
+  const analysed = new Map<string, number>();
+  const add = (map: Map<string, number>, room: string) => map.set(room, (map.get(room) ?? 0) + 1);
+  const queue = new DetectionQueue(detector, {
+    dropped: (room) => add(dropped, room),
+    analysed: (room) => add(analysed, room),
+  });
+  return Object.assign(queue, { dropped, analysed });
+}
+
 /** A detector that takes `ms` per frame and "finds" as many people as the frame's first byte says. */
 function slowDetector(ms: number): Detector & { seen: number[] } {
   const seen: number[] = [];
@@ -25,7 +40,7 @@ const frame = (capturedAt: number, people = 0): Frame => ({
 describe('DetectionQueue', () => {
   it('keeps only the newest waiting frame per room and counts the ones it dropped', async () => {
     const detector = slowDetector(30);
-    const queue = new DetectionQueue(detector);
+    const queue = tallyingQueue(detector);
     const results: number[] = [];
     for (let t = 1; t <= 5; t++)
       queue.submit(
@@ -43,7 +58,7 @@ describe('DetectionQueue', () => {
 
   it('serves rooms round-robin so one busy room cannot starve another', async () => {
     const detector = slowDetector(5);
-    const queue = new DetectionQueue(detector);
+    const queue = tallyingQueue(detector);
     const order: string[] = [];
     const submitAll = () => {
       queue.submit(

@@ -144,7 +144,8 @@ export async function evalVideo(opts: VideoEvalOptions): Promise<VideoEvalResult
   // Room logs 'camera state ended' as a warning: only errors (failed detections) are news here.
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'error' });
   const detector = recording(opts.detector ?? (await createDetector(detectorConfig, log)));
-  const queue = new DetectionQueue(detector);
+  let dropped = 0;
+  const queue = new DetectionQueue(detector, { dropped: () => dropped++ });
   const progress = new Progress('eval', total, opts.err ?? process.stderr);
   let camera!: FfmpegCamera;
   let runner: Room | undefined;
@@ -214,7 +215,7 @@ export async function evalVideo(opts: VideoEvalOptions): Promise<VideoEvalResult
     detector: { model: detector.model, backend: detector.backend, minScore: filter.minScore },
     frames: {
       analysed: detector.frames.length,
-      dropped: queue.dropped.get(room.id) ?? 0,
+      dropped,
       failed: detector.attempted - detector.frames.length,
       first: detector.frames[0] && seconds(detector.frames[0].at),
       last: detector.frames.at(-1) && seconds(detector.frames.at(-1)!.at),

@@ -11,6 +11,15 @@ interface Slot {
   opts: DetectOptions | undefined;
 }
 
+/** What the queue reports of each frame (metrics listen: see metricsObservers). */
+export interface QueueObserver {
+  analysed?: (roomId: string, ms: number) => void;
+  /** A waiting frame was replaced by a newer one. */
+  dropped?: (roomId: string) => void;
+  /** Detection of a frame failed (the room's onError also hears it). */
+  failed?: (roomId: string) => void;
+}
+
 /**
  * One detector shared by every room. Each room has a single slot holding its newest frame: when the detector is
  * behind, a waiting frame is replaced by a newer one (counted as dropped), never queued up. Rooms are served
@@ -25,17 +34,10 @@ export class DetectionQueue {
   private readonly running = new Set<Promise<void>>();
   private readonly concurrency: number;
   private lastServed: string | undefined;
-  readonly dropped = new Map<string, number>();
-  readonly analysed = new Map<string, number>();
 
   constructor(
     private readonly detector: Detector,
-    private readonly hooks: {
-      analysed?: (roomId: string, ms: number) => void;
-      dropped?: (roomId: string) => void;
-      /** Detection of a frame failed (the room's onError also hears it). */
-      failed?: (roomId: string) => void;
-    } = {},
+    private readonly hooks: QueueObserver = {},
     opts: { concurrency?: number } = {},
   ) {
     this.concurrency = Math.max(1, opts.concurrency ?? 1);
@@ -49,10 +51,7 @@ export class DetectionQueue {
     opts?: DetectOptions,
   ): void {
     if (!this.order.includes(roomId)) this.order.push(roomId);
-    if (this.slots.has(roomId)) {
-      this.dropped.set(roomId, (this.dropped.get(roomId) ?? 0) + 1);
-      this.hooks.dropped?.(roomId);
-    }
+    if (this.slots.has(roomId)) this.hooks.dropped?.(roomId);
     this.slots.set(roomId, { frame, onResult, onError, opts });
     this.dispatch();
   }
@@ -93,7 +92,6 @@ export class DetectionQueue {
     try {
       const started = performance.now();
       const detections = await this.detector.detect(slot.frame, slot.opts);
-      this.analysed.set(roomId, (this.analysed.get(roomId) ?? 0) + 1);
       this.hooks.analysed?.(roomId, performance.now() - started);
       slot.onResult(detections, slot.frame);
     } catch (err) {
