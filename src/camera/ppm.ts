@@ -13,56 +13,62 @@ const MAX_HEADER = 64;
 const MAX_SIDE = 16_384;
 
 export class PpmStreamParser {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  /** Bytes of a header not complete yet (a few dozen at most). */
+  private head: Buffer[] = [];
+  private headBytes = 0;
+  /** The picture being filled: its pixels go straight into their own buffer, copied once. */
+  private picture: { width: number; height: number; data: Buffer; filled: number } | undefined;
 
-  /** Feeds bytes; returns every picture completed by them (usually 0 or 1). Throws on a corrupt stream. */
+  /**
+   * Feeds bytes; returns every picture completed by them (usually 0 or 1). Throws on a corrupt stream. Each
+   * picture's pixels are copied once from the pipe's chunks into a buffer of exactly their size (its own
+   * ArrayBuffer: it can be lent to a detector worker without another copy), so a 30-camera box does not churn
+   * through three copies of every frame (which kept V8 collecting garbage ten times a second).
+   */
   push(chunk: Buffer): RawPicture[] {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
     const out: RawPicture[] = [];
-    while (this.buffered > 0) {
-      const head = this.peek(Math.min(this.buffered, MAX_HEADER));
-      const header = parseHeader(head);
+    let rest = chunk;
+    while (rest.length > 0) {
+      if (this.picture) {
+        const p = this.picture;
+        const n = Math.min(rest.length, p.data.length - p.filled);
+        rest.copy(p.data, p.filled, 0, n);
+        p.filled += n;
+        rest = rest.subarray(n);
+        if (p.filled === p.data.length) {
+          out.push({ width: p.width, height: p.height, data: p.data });
+          this.picture = undefined;
+        }
+        continue;
+      }
+      this.head.push(rest);
+      this.headBytes += rest.length;
+      const head = this.head.length === 1 ? this.head[0]! : Buffer.concat(this.head, this.headBytes);
+      const header = parseHeader(head.subarray(0, MAX_HEADER));
       if (header === 'incomplete') {
-        if (this.buffered >= MAX_HEADER) throw new Error('corrupt frame stream: no PPM header found');
+        if (this.headBytes >= MAX_HEADER) throw new Error('corrupt frame stream: no PPM header found');
+        // Keep only what is needed for the header (a large chunk's pixels are not kept alive by it).
+        this.head = [Buffer.from(head)];
         return out;
       }
-      const size = header.headerLength + header.width * header.height * 3;
-      if (this.buffered < size) return out;
-      const whole = this.take(size);
-      out.push({ width: header.width, height: header.height, data: whole.subarray(header.headerLength) });
+      this.head = [];
+      this.headBytes = 0;
+      const data = Buffer.allocUnsafeSlow(header.width * header.height * 3);
+      this.picture = { width: header.width, height: header.height, data, filled: 0 };
+      rest = head.subarray(header.headerLength);
     }
     return out;
   }
 
-  /** Bytes held for an incomplete picture. */
+  /** Bytes held for an incomplete picture (its header, or the pixels received so far). */
   get pendingBytes(): number {
-    return this.buffered;
+    return this.headBytes + (this.picture?.filled ?? 0);
   }
 
   reset(): void {
-    this.chunks = [];
-    this.buffered = 0;
-  }
-
-  private peek(n: number): Buffer {
-    // Merge leading chunks only until the header fits, so tiny chunks cost no quadratic copying.
-    while (this.chunks[0]!.length < n) {
-      const [a, b, ...rest] = this.chunks as [Buffer, Buffer, ...Buffer[]];
-      this.chunks = [Buffer.concat([a, b]), ...rest];
-    }
-    return this.chunks[0]!.subarray(0, n);
-  }
-
-  private take(n: number): Buffer {
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
-    // Copy the picture out so the rest of a large chunk is not kept alive by it.
-    const picture = Buffer.from(all.subarray(0, n));
-    const rest = all.subarray(n);
-    this.chunks = rest.length > 0 ? [rest] : [];
-    this.buffered = rest.length;
-    return picture;
+    this.head = [];
+    this.headBytes = 0;
+    this.picture = undefined;
   }
 }
 
