@@ -1,9 +1,10 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { annotateFrame } from '../annotate.js';
 import type { Config } from '../config/schema.js';
 import { explainDetections, roomFilterFrom, wholeFrameFilter, type RoomFilter } from '../count/region.js';
 import { createDetector } from '../detect/index.js';
+import { makeDirectory } from '../dirs.js';
 import { detectInPicture } from '../detect/picture.js';
 import { readImageFrame } from '../image.js';
 import { createLogger } from '../log.js';
@@ -45,7 +46,7 @@ export async function countImages(files: string[], opts: CountOptions): Promise<
   const filter = room ? roomFilterFrom(room, minScore) : wholeFrameFilter(minScore);
   const detectOptions = room && roomDetectOptions(room);
   try {
-    if (opts.annotateDir !== undefined) mkdirSync(opts.annotateDir, { recursive: true });
+    if (opts.annotateDir !== undefined) makeDirectory(opts.annotateDir);
     for (const [i, file] of files.entries()) {
       const image = await readImageFrame(file);
       // Like `roomcount run`: the detector sees the picture scaled to its input box; boxes are in the image's

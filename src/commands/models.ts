@@ -5,6 +5,7 @@ import type { CocoSsdBase } from '../config/schema.js';
 import { COCO_SSD_BASES } from '../config/schema.js';
 import { cocoSsdModelUrl, COCO_SSD_DEFAULT_BASE } from '../detect/coco-ssd.js';
 import { formatSha256Sums, parseSha256Sums, sha256Hex, SHA256SUMS } from '../detect/model-file.js';
+import { makeDirectory } from '../dirs.js';
 import { redactUrl } from '../redact.js';
 import {
   autoCandidates,
@@ -105,7 +106,7 @@ export async function fetchCocoSsd(opts: FetchCocoSsdOptions): Promise<FetchResu
   }
 
   // Write everything to a temporary folder inside DIR, then move it in: no half-installed model on failure.
-  await mkdir(dir, { recursive: true });
+  makeDirectory(dir);
   const tmp = path.join(dir, `.fetch-${process.pid}-${Date.now()}`);
   await mkdir(tmp);
   try {
@@ -227,7 +228,7 @@ export async function fetchModel(name: string, opts: FetchModelOptions = {}): Pr
         (existsSync(target) ? ` and ${target} was left as it was` : ''),
     );
   }
-  await mkdir(dir, { recursive: true });
+  makeDirectory(dir);
   const tmp = path.join(dir, `.${w.file}.${process.pid}.part`);
   try {
     await writeFile(tmp, data);

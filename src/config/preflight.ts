@@ -1,5 +1,6 @@
-import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { kernelFileSystemOf } from '../dirs.js';
 import { modelPathProblem } from '../detect/model-file.js';
 import { defaultModelsDir, installedPath, modelDescriptor } from '../detect/models.js';
 import { checkCameraUrl } from '../camera/url.js';
@@ -11,8 +12,6 @@ export interface PreflightProblem {
   message: string;
 }
 
-/** Kernel file systems: a folder there is never an outbox (and a recursive mkdir under /proc never returns). */
-const KERNEL_FS = ['/proc', '/sys', '/dev'];
 
 /**
  * What `roomcount run` would refuse at start, checked without starting anything (`run` and `check-config` both
@@ -55,13 +54,7 @@ export function preflight(config: Config, modelsDir = defaultModelsDir()): Prefl
 export function stateDirProblem(dir: string): string | undefined {
   let existing = path.resolve(dir);
   while (!existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
-  let real: string;
-  try {
-    real = realpathSync(existing);
-  } catch {
-    real = existing;
-  }
-  const kernel = KERNEL_FS.find((k) => real === k || real.startsWith(`${k}/`));
+  const kernel = kernelFileSystemOf(dir);
   if (kernel) return `${dir} is under ${kernel}, not a folder on disk: use one such as ./state`;
   if (!statSync(existing).isDirectory()) return `${existing} is not a folder`;
   try {

@@ -1,7 +1,8 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { makeDirectory } from '../../dirs.js';
 import type { OccupancyEvent } from '../event.js';
 
 /**
@@ -150,7 +151,7 @@ export class Outbox {
   static open(stateDir: string, opts: OutboxOptions = {}): Outbox {
     const path = outboxPath(stateDir);
     try {
-      if (!opts.readonly) mkdirSync(stateDir, { recursive: true });
+      if (!opts.readonly) makeDirectory(stateDir);
       return new Outbox(path, opts);
     } catch (err) {
       throw outboxError(path, 'cannot open', err);
