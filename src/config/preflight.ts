@@ -12,7 +12,6 @@ export interface PreflightProblem {
   message: string;
 }
 
-
 /**
  * What `roomcount run` would refuse at start, checked without starting anything (`run` and `check-config` both
  * call it through loadConfig): the detector's weights, each camera URL, the outbox folder. Paths are resolved.
