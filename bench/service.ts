@@ -35,6 +35,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import { sharedModel, SHARED_MODELS_DIR } from './shared.js';
 import { parseConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
@@ -179,6 +180,57 @@ function procKiB(pid: number, file: 'status' | 'smaps_rollup', key: 'VmRSS' | 'P
   } catch {
     return 0;
   }
+}
+
+/**
+ * Memory sampling in a thread of its own: reading smaps_rollup of node and of every ffmpeg takes tens of ms, and
+ * done on the service's event loop once a second it was the event-loop lag being measured (p99 = those stalls).
+ * Every second: node's VmRSS, the peak of node + ffmpeg VmRSS, the peak of their PSS.
+ */
+const MEMORY_SAMPLER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const kib = (pid, file, key) => {
+  try { const m = new RegExp('^' + key + ':\\\\s+(\\\\d+) kB', 'm').exec(fs.readFileSync('/proc/' + pid + '/' + file, 'utf8')); return m ? Number(m[1]) : 0; }
+  catch { return 0; }
+};
+const ffmpegs = () => fs.readdirSync('/proc').filter((n) => /^\\d+$/.test(n)).filter((n) => {
+  try { const st = fs.readFileSync('/proc/' + n + '/stat', 'utf8'); const close = st.lastIndexOf(')');
+    return st.slice(st.indexOf('(') + 1, close) === 'ffmpeg' && Number(st.slice(close + 2).split(' ')[1]) === workerData.pid; }
+  catch { return false; }
+}).map(Number);
+const out = { nodeRss: [], totalRss: 0, totalPss: 0, ffmpegPids: [] };
+const seen = new Set();
+const timer = setInterval(() => {
+  const pids = ffmpegs();
+  for (const p of pids) seen.add(p);
+  const node = kib(workerData.pid, 'status', 'VmRSS');
+  out.nodeRss.push(node);
+  out.totalRss = Math.max(out.totalRss, pids.reduce((s, p) => s + kib(p, 'status', 'VmRSS'), node));
+  out.totalPss = Math.max(out.totalPss, pids.reduce((s, p) => s + kib(p, 'smaps_rollup', 'Pss'), kib(workerData.pid, 'smaps_rollup', 'Pss')));
+}, 1000);
+parentPort.on('message', () => { clearInterval(timer); out.ffmpegPids = [...seen]; parentPort.postMessage(out); });
+`;
+
+interface MemorySamples {
+  nodeRss: number[];
+  totalRss: number;
+  totalPss: number;
+  /** Every ffmpeg seen while sampling (a restart shows as a new pid). */
+  ffmpegPids: number[];
+}
+
+function sampleMemory(): { stop: () => Promise<MemorySamples> } {
+  const worker = new Worker(MEMORY_SAMPLER, { eval: true, workerData: { pid: process.pid } });
+  return {
+    stop: async () => {
+      const result = new Promise<MemorySamples>((resolve) => worker.once('message', resolve));
+      worker.postMessage('stop');
+      const r = await result;
+      await worker.terminate();
+      return r;
+    },
+  };
 }
 
 /** Whole-machine busy and total jiffies (first line of /proc/stat). */
@@ -349,30 +401,11 @@ async function measureLevel(
     const mainTicks0 = threadTicks();
     const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     loop.enable();
-    const seenFfmpeg = new Set(cpu0.ffmpegPids);
-    let nodeRss = 0;
-    const nodeRssSeries: number[] = [];
-    let totalRss = 0;
-    let totalPss = 0;
-    for (let waited = 0; waited < MEASURE_S * 1000; waited += 1000) {
-      await sleep(1000);
-      const pids = [...ffmpegChildren().keys()];
-      for (const pid of pids) seenFfmpeg.add(pid);
-      const node = procKiB(process.pid, 'status', 'VmRSS');
-      nodeRss = Math.max(nodeRss, node);
-      nodeRssSeries.push(node);
-      totalRss = Math.max(
-        totalRss,
-        pids.reduce((s, pid) => s + procKiB(pid, 'status', 'VmRSS'), node),
-      );
-      totalPss = Math.max(
-        totalPss,
-        pids.reduce(
-          (s, pid) => s + procKiB(pid, 'smaps_rollup', 'Pss'),
-          procKiB(process.pid, 'smaps_rollup', 'Pss'),
-        ),
-      );
-    }
+    const memory = sampleMemory();
+    await sleep(MEASURE_S * 1000);
+    const { nodeRss: nodeRssSeries, totalRss, totalPss, ffmpegPids } = await memory.stop();
+    const seenFfmpeg = new Set([...cpu0.ffmpegPids, ...ffmpegPids]);
+    const nodeRss = Math.max(0, ...nodeRssSeries);
     samples.on = false;
     const workers1 = detector.stats();
     loop.disable();
