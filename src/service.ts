@@ -63,7 +63,7 @@ function workersOf(detector: Detector): number {
   return detector instanceof DetectorPool ? detector.size : 0;
 }
 
-/** Wires every room to one shared detector and the configured sink. */
+/** Wires every room to the detector (a pool of worker threads) and the configured sink. */
 export async function startService(config: Config, opts: ServiceOptions): Promise<Service> {
   const { log, shard } = opts;
   const metrics = new Metrics();
