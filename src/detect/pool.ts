@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
+import { backoffDelay, type BackoffPolicy } from '../backoff.js';
 import type { Frame } from '../camera/frame.js';
 import type { Logger } from '../log.js';
 import type { Detection, DetectOptions, Detector, TileSetting } from './detector.js';
@@ -111,7 +112,7 @@ interface Slot {
 
 /** A buffer this much larger than its frame is shared with other data: copy the frame instead of lending it. */
 const OWN_BUFFER_SLACK = 256;
-const RESTART_MS = { initial: 1000, max: 30_000 };
+const RESTART_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 30_000, jitter: 0 };
 const DISPOSE_GRACE_MS = 5000;
 
 /**
@@ -303,7 +304,7 @@ export class DetectorPool implements Detector {
     if (!this.started) return; // still starting: start() reports
     slot.stats.restarts++;
     this.opts.onRestart?.(slot.index);
-    const delay = Math.min(RESTART_MS.max, RESTART_MS.initial * 2 ** slot.failures);
+    const delay = backoffDelay(slot.failures + 1, RESTART_BACKOFF);
     this.log?.error(
       { detectorWorker: slot.index, code, restartInMs: delay },
       `detector worker ${slot.index} stopped (code ${code}); ` +
