@@ -396,10 +396,20 @@ export class CalvenClient {
         };
       }
       const { status } = res;
+      const overLimit = `HTTP ${status} with an answer over ${res.limit} bytes (not read)`;
+      if (status >= 200 && status < 300) {
+        // An answer too large to read, or not in the documented shape, says nothing about what was loaded.
+        if (res.tooLarge) return { kind: 'malformed', status, message: overLimit };
+        // The usual answer: parsed once, by readResults; no error text to build.
+        const read = readResults(res.text);
+        if ('malformed' in read) return { kind: 'malformed', status, message: read.malformed };
+        const results = read.results.map((r) => ({ ...r, message: this.clean(r.message) }));
+        return { kind: 'accepted', status, results };
+      }
       const json = parseJson(res.text);
       const obj = isObject(json) ? json : undefined;
       const message = res.tooLarge
-        ? `HTTP ${status} with an answer over ${res.limit} bytes (not read)`
+        ? overLimit
         : this.clean(
             typeof obj?.message === 'string' ? obj.message : res.text || `HTTP ${status} with an empty body`,
           );
@@ -410,14 +420,6 @@ export class CalvenClient {
           continue;
         }
         return { kind: 'retry', cause: 'auth', status, message: `HTTP 401 with a fresh token: ${message}` };
-      }
-      if (status >= 200 && status < 300) {
-        // An answer too large to read, or not in the documented shape, says nothing about what was loaded.
-        if (res.tooLarge) return { kind: 'malformed', status, message };
-        const read = readResults(res.text);
-        if ('malformed' in read) return { kind: 'malformed', status, message: read.malformed };
-        const results = read.results.map((r) => ({ ...r, message: this.clean(r.message) }));
-        return { kind: 'accepted', status, results };
       }
       if (
         status === 408 ||
