@@ -145,8 +145,12 @@ export class Room {
     this.deps.queue.remove(this.config.id);
   }
 
-  /** Waits for events already handed to the sink. */
+  /**
+   * Waits for the room's frame in the detector, if any (its result may still send an event), then for the events
+   * already handed to the sink.
+   */
   async settled(): Promise<void> {
+    await this.deps.queue.roomIdle(this.config.id);
     await Promise.all([...this.pendingSends]);
   }
 

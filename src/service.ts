@@ -143,8 +143,7 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
     if (!room) return;
     rooms.delete(id);
     await room.stop();
-    // Its frame in the detector, if any: the result may still send an event, and would bring its metrics back.
-    await queue.roomIdle(id);
+    // Its last frame's event, if any, would otherwise bring its metrics back after they are forgotten.
     await room.settled();
     metrics.forgetRoom(id);
   };
