@@ -4,10 +4,16 @@ import path from 'node:path';
 /** Kernel file systems: a folder there is never one of ours (and Node's recursive mkdir under /proc never returns). */
 const KERNEL_FS = ['/proc', '/sys', '/dev'];
 
-/** The kernel file system (`/proc`, `/sys`, `/dev`) that `dir`, or the nearest part of it that exists, is on. */
-export function kernelFileSystemOf(dir: string): string | undefined {
+/** `dir` (absolute) if it exists, else its nearest ancestor that does. */
+export function nearestExisting(dir: string): string {
   let existing = path.resolve(dir);
   while (!existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
+  return existing;
+}
+
+/** The kernel file system (`/proc`, `/sys`, `/dev`) that `dir`, or the nearest part of it that exists, is on. */
+export function kernelFileSystemOf(dir: string): string | undefined {
+  const existing = nearestExisting(dir);
   let real = existing;
   try {
     real = realpathSync(existing);

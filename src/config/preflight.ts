@@ -1,8 +1,8 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { kernelFileSystemOf } from '../dirs.js';
+import { kernelFileSystemOf, nearestExisting } from '../dirs.js';
 import { modelPathProblem } from '../detect/model-file.js';
-import { defaultModelsDir, installedPath, modelDescriptor } from '../detect/models.js';
+import { defaultModelsDir, installedPath, modelDescriptor, notInstalledMessage } from '../detect/models.js';
 import { checkCameraUrl } from '../camera/url.js';
 import type { Config } from './schema.js';
 
@@ -28,8 +28,7 @@ export function preflight(config: Config, modelsDir = defaultModelsDir()): Prefl
       const file = installedPath(desc, modelsDir)!;
       const why = existsSync(file)
         ? modelPathProblem(desc.modelPathKind, file)
-        : `${desc.weights.file} is not installed in ${modelsDir}. Run \`roomcount models fetch ${d.model}\`, ` +
-          'or set detector.modelPath to your copy';
+        : notInstalledMessage(desc, modelsDir);
       if (why) problems.push({ path: ['detector', 'model'], message: why });
     } else if (!desc.bundled && d.modelUrl === undefined) {
       problems.push({
@@ -51,8 +50,7 @@ export function preflight(config: Config, modelsDir = defaultModelsDir()): Prefl
 
 /** Why the outbox folder cannot be used: not a folder, not writable, or on a kernel file system. */
 export function stateDirProblem(dir: string): string | undefined {
-  let existing = path.resolve(dir);
-  while (!existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
+  const existing = nearestExisting(dir);
   const kernel = kernelFileSystemOf(dir);
   if (kernel) return `${dir} is under ${kernel}, not a folder on disk: use one such as ./state`;
   if (!statSync(existing).isDirectory()) return `${existing} is not a folder`;

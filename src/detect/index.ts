@@ -9,6 +9,7 @@ import {
   defaultModelsDir,
   installedPath,
   modelDescriptor,
+  notInstalledMessage,
   type ModelDescriptor,
 } from './models.js';
 import { createDetectorPool, type PoolOptions } from './pool.js';
@@ -72,10 +73,7 @@ async function load(d: ModelDescriptor, cfg: DetectorChoice, log: Logger | undef
     const dir = cfg.modelsDir ?? defaultModelsDir();
     modelPath = installedPath(d, dir)!;
     if (!existsSync(modelPath)) {
-      throw new Error(
-        `detector.model ${d.name}: ${d.weights.file} is not installed in ${dir}. ` +
-          `Run \`roomcount models fetch ${d.name}\`, or set detector.modelPath to your copy`,
-      );
+      throw new Error(`detector.model ${d.name}: ${notInstalledMessage(d, dir)}`);
     }
   }
   const person = await d.load({

@@ -242,6 +242,14 @@ export function installedPath(d: ModelDescriptor, modelsDir = defaultModelsDir()
   return d.weights ? path.join(modelsDir, d.weights.file) : undefined;
 }
 
+/** What to do when a fetchable model's weights are not in the models folder (said by run and check-config). */
+export function notInstalledMessage(d: ModelDescriptor, modelsDir: string): string {
+  return (
+    `${d.weights?.file ?? d.name} is not installed in ${modelsDir}. Run \`roomcount models fetch ${d.name}\`, ` +
+    'or set detector.modelPath to your copy'
+  );
+}
+
 /**
  * What `detector.model: auto` picks: the first model in MODEL_DESCRIPTORS order whose weights are in the models
  * folder, else the bundled one. Returns the candidates in the order to try (a file that fails to load gives way to
