@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isSmoothingMethod, type SmoothingMethod } from '../count/smoothing.js';
+import { MAX_TIMEOUT_MS } from '../camera/timer.js';
 import { MAX_TILES_PER_SIDE } from '../detect/geometry.js';
 import {
   DETECTOR_OPTIONS,
@@ -21,12 +22,19 @@ export const COCO_SSD_BASES = ['lite_mobilenet_v2', 'mobilenet_v1', 'mobilenet_v
 export const ANCHORS = ['bottom-center', 'center'] as const;
 
 /** Node timers hold at most 2^31−1 ms (about 24.8 days); a longer delay overflows and fires after 1 ms. */
-export const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+export const MAX_TIMER_SECONDS = Math.floor(MAX_TIMEOUT_MS / 1000);
 const TIMER_LIMIT = `must be at most ${MAX_TIMER_SECONDS} (about 24 days, the longest a timer can wait)`;
 /** A duration in seconds (or, with `perSecond` 1/60, minutes) that a timer may wait for. */
 const duration = (perSecond = 1) => z.number().max(Math.floor(MAX_TIMER_SECONDS * perSecond), TIMER_LIMIT);
 /** One frame a day: the camera watchdog (5 frame intervals) and the frame timer stay within a timer's range. */
 const MIN_SAMPLE_FPS = 1 / 86_400;
+/** Frames per second: at most 30, at least one a day. */
+const sampleRate = () =>
+  z
+    .number()
+    .positive()
+    .max(30)
+    .refine((v) => !(v > 0) || v >= MIN_SAMPLE_FPS, 'must be at least 0.0000116 (one frame a day)');
 
 const camera = z.strictObject({
   /** rtsp://, rtsps://, file: URL or a local file path. */
@@ -66,23 +74,13 @@ const areaFraction = z.number().min(0).max(1);
 
 /** Keys that may appear in a room and under `defaults:`. */
 export const roomSettingsShape = {
-  sampleFps: z
-    .number()
-    .positive()
-    .max(30)
-    .refine((v) => !(v > 0) || v >= MIN_SAMPLE_FPS, 'must be at least 0.0000116 (one frame a day)')
-    .default(1),
+  sampleFps: sampleRate().default(1),
   /**
    * Adaptive sampling: while the room's count holds, frames are analysed less often, down to this rate; at once
    * back to sampleFps when a frame's count differs from the reported one. ≥ sampleFps = always sampleFps.
    * Default 0.25 (src/count/sampling.ts).
    */
-  minSampleFps: z
-    .number()
-    .positive()
-    .max(30)
-    .refine((v) => !(v > 0) || v >= MIN_SAMPLE_FPS, 'must be at least 0.0000116 (one frame a day)')
-    .optional(),
+  minSampleFps: sampleRate().optional(),
   windowSeconds: z.number().positive().max(3600).default(10),
   heartbeatSeconds: duration().min(0).default(0),
   /** How the counts in the window become one count: median, mode, max or a percentile p1..p99. */
