@@ -15,8 +15,8 @@ import { oneLine, openOnnxModel, planarInput, runOnnx, type PlanarSpec } from '.
 export const RTMDET_NANO_SHA256 = modelDescriptor('rtmdet-nano').weights!.sha256;
 /** Input sides must be multiples of the largest feature stride. */
 export const RTMDET_STRIDE = 32;
-/** Short side it runs at by default: trained at 320; larger inputs see small people better. */
-export const RTMDET_DEFAULT_SIZE = 480;
+/** Short side it runs at by default (its descriptor's size): trained at 320; larger inputs see small people better. */
+export const RTMDET_DEFAULT_SIZE = modelDescriptor('rtmdet-nano').size!;
 /**
  * IoU above which a lower-scored person box is dropped, after the export's own NMS: that one keeps pairs up to a
  * higher overlap, and they are mostly one person seen twice (a whole body and its upper half, two boxes on one
