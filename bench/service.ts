@@ -39,6 +39,7 @@ import { Worker } from 'node:worker_threads';
 import { sharedModel, SHARED_MODELS_DIR } from './shared.js';
 import { parseConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
+import { modelDescriptor } from '../src/detect/models.js';
 import { createDetectorPool, type DetectorPool } from '../src/detect/pool.js';
 import { timingStats } from '../src/eval/metrics.js';
 import { createLogger } from '../src/log.js';
@@ -68,8 +69,8 @@ const LEVELS = args.rooms
   .map((s) => Number(s.trim()))
   .sort((a, b) => a - b);
 const MEASURE_S = Number(args.seconds);
-const MODELS = { 'rtmdet-nano': 'rtmdet_nano_person.onnx', 'yolox-nano': 'yolox_nano.onnx' } as const;
-type BenchModel = keyof typeof MODELS;
+const MODELS = ['rtmdet-nano', 'yolox-nano'] as const;
+type BenchModel = (typeof MODELS)[number];
 const MODEL = args.model as BenchModel;
 const WORKERS = args.workers === undefined ? availableParallelism() : Number(args.workers);
 const ADAPTIVE = args.adaptive;
@@ -91,7 +92,7 @@ const SIZES = {
 const SIZE = SIZES[args.size as keyof typeof SIZES];
 if (
   !SIZE ||
-  !(MODEL in MODELS) ||
+  !(MODELS as readonly string[]).includes(MODEL) ||
   !(Number.isInteger(WORKERS) && WORKERS >= 1) ||
   !(MIN_SAMPLE_FPS > 0) ||
   !LEVELS.every((n) => Number.isInteger(n) && n > 0) ||
@@ -599,10 +600,12 @@ function printTable(results: Result[], idleRssMiB: number): void {
 // ---- main --------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const modelPath = sharedModel(MODELS[MODEL], ROOT);
+  // Its weights' file name in ../shared/models, as the descriptor pins it.
+  const modelFile = modelDescriptor(MODEL).weights!.file;
+  const modelPath = sharedModel(modelFile, ROOT);
   if (!modelPath) {
     const msg =
-      `skipped: ${join(ROOT, SHARED_MODELS_DIR, MODELS[MODEL])} not found (the shared folder ../shared is missing); ` +
+      `skipped: ${join(ROOT, SHARED_MODELS_DIR, modelFile)} not found (the shared folder ../shared is missing); ` +
       `this benchmark needs the ${MODEL} weights`;
     progress(msg);
     console.log(msg);

@@ -45,6 +45,7 @@ import { tempDir } from '../test/helpers/media.js';
 import { renderPeopleClip, type Person } from '../test/helpers/people-clip.js';
 import { childrenOf, startRtspServer, type RtspServer } from '../test/helpers/rtsp.js';
 import { SHARED_MODELS_DIR, sharedModel } from './shared.js';
+import { modelDescriptor } from '../src/detect/models.js';
 import {
   agreementPct,
   calvenCountAt,
@@ -66,10 +67,10 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
   },
 });
-const MODELS = { 'yolox-nano': 'yolox_nano.onnx', 'rtmdet-nano': 'rtmdet_nano_person.onnx' } as const;
+const MODELS = ['yolox-nano', 'rtmdet-nano'] as const;
 const MINUTES = Number(args.minutes);
-const MODEL = args.model as keyof typeof MODELS;
-if (!(MINUTES > 0) || !(MODEL in MODELS)) {
+const MODEL = args.model as (typeof MODELS)[number];
+if (!(MINUTES > 0) || !(MODELS as readonly string[]).includes(MODEL)) {
   console.error('usage: npm run soak [-- --minutes 6] [--model yolox-nano|rtmdet-nano] [--keep]');
   process.exit(2);
 }
@@ -459,7 +460,7 @@ interface FaultRun {
 // ---- main ----------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const modelFile = MODELS[MODEL];
+  const modelFile = modelDescriptor(MODEL).weights!.file;
   const modelPath = sharedModel(modelFile, ROOT);
   if (!modelPath) {
     const msg =
