@@ -31,7 +31,6 @@ export class DetectionQueue {
   private readonly order: string[] = [];
   /** Rooms with a frame being analysed, and its run. */
   private readonly busy = new Map<string, Promise<void>>();
-  private readonly running = new Set<Promise<void>>();
   private readonly concurrency: number;
   private lastServed: string | undefined;
 
@@ -68,23 +67,21 @@ export class DetectionQueue {
 
   /** Resolves when the frames being analysed (and any waiting) are done. */
   async idle(): Promise<void> {
-    while (this.running.size > 0) await Promise.all([...this.running]);
+    while (this.busy.size > 0) await Promise.all([...this.busy.values()]);
   }
 
   /** Starts analysing waiting frames while the detector has room for more. */
   private dispatch(): void {
-    while (this.running.size < this.concurrency) {
+    while (this.busy.size < this.concurrency) {
       const roomId = this.pickNext();
       if (roomId === undefined) return;
       const slot = this.slots.get(roomId)!;
       this.slots.delete(roomId);
       const run: Promise<void> = this.analyse(roomId, slot).finally(() => {
         this.busy.delete(roomId);
-        this.running.delete(run);
         this.dispatch();
       });
       this.busy.set(roomId, run);
-      this.running.add(run);
     }
   }
 
