@@ -97,17 +97,16 @@ class CollectingSink implements EventSink {
   async close(): Promise<void> {}
 }
 
-/** A detector that keeps what it found per frame (small: boxes only, never pixels), and how often it was asked. */
+/** A detector that keeps what it found per frame (small: boxes only, never pixels). */
 interface RecordedFrame {
   at: number;
   detections: Detection[];
   size: { width: number; height: number };
 }
 
-function recording(inner: Detector): Detector & { frames: RecordedFrame[]; attempted: number } {
+function recording(inner: Detector): Detector & { frames: RecordedFrame[] } {
   const record = Object.assign(
     withDetect(inner, async (frame, opts, run) => {
-      record.attempted++;
       const detections = await run(frame, opts);
       record.frames.push({
         at: frame.capturedAt,
@@ -116,7 +115,7 @@ function recording(inner: Detector): Detector & { frames: RecordedFrame[]; attem
       });
       return detections;
     }),
-    { frames: [] as RecordedFrame[], attempted: 0 },
+    { frames: [] as RecordedFrame[] },
   );
   return record;
 }
@@ -145,7 +144,8 @@ export async function evalVideo(opts: VideoEvalOptions): Promise<VideoEvalResult
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'error' });
   const detector = recording(opts.detector ?? (await createDetector(detectorConfig, log)));
   let dropped = 0;
-  const queue = new DetectionQueue(detector, { dropped: () => dropped++ });
+  let failed = 0;
+  const queue = new DetectionQueue(detector, { dropped: () => dropped++, failed: () => failed++ });
   const progress = new Progress('eval', total, opts.err ?? process.stderr);
   let camera!: FfmpegCamera;
   let runner: Room | undefined;
@@ -216,7 +216,7 @@ export async function evalVideo(opts: VideoEvalOptions): Promise<VideoEvalResult
     frames: {
       analysed: detector.frames.length,
       dropped,
-      failed: detector.attempted - detector.frames.length,
+      failed,
       first: detector.frames[0] && seconds(detector.frames[0].at),
       last: detector.frames.at(-1) && seconds(detector.frames.at(-1)!.at),
       end: videoEnd,
