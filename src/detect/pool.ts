@@ -108,6 +108,8 @@ interface Slot {
   /** Consecutive failed restarts (backoff). */
   failures: number;
   disposed?: () => void;
+  /** Told when the frame in flight is answered or lost (stopWorker waits for it). */
+  jobEnded?: () => void;
 }
 
 /** A buffer this much larger than its frame is shared with other data: copy the frame instead of lending it. */
@@ -295,7 +297,7 @@ export class DetectorPool implements Detector {
 
   private onExit(slot: Slot, code: number): void {
     const inFlight = slot.job;
-    slot.job = undefined;
+    this.endJob(slot);
     slot.disposed?.();
     if (this.disposing) {
       inFlight?.job.reject(new Error('the detector is shutting down'));
@@ -371,7 +373,7 @@ export class DetectorPool implements Detector {
   private answer(slot: Slot, msg: Extract<ToMain, { type: 'result' | 'error' }>): void {
     const current = slot.job;
     if (current?.id !== msg.id) return;
-    slot.job = undefined;
+    this.endJob(slot);
     slot.stats.busyMs += msg.ms;
     const { job } = current;
     if (job.lent) job.frame.data = new Uint8Array(msg.buffer, job.offset, job.length);
@@ -385,12 +387,24 @@ export class DetectorPool implements Detector {
     this.schedule();
   }
 
+  /** The slot's frame is answered or lost: it is free again. */
+  private endJob(slot: Slot): void {
+    slot.job = undefined;
+    slot.jobEnded?.();
+    slot.jobEnded = undefined;
+  }
+
   private async stopWorker(slot: Slot): Promise<void> {
     const worker = slot.worker;
     if (!worker) return;
     // In flight: let it finish (the queue has stopped giving frames by now), within the grace period.
-    for (let waited = 0; slot.job && waited < DISPOSE_GRACE_MS; waited += 10) {
-      await new Promise((r) => setTimeout(r, 10));
+    if (slot.job) {
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => (slot.jobEnded = resolve)),
+        new Promise<void>((resolve) => (grace = setTimeout(resolve, DISPOSE_GRACE_MS))),
+      ]);
+      clearTimeout(grace);
     }
     if (!slot.ready) {
       await worker.terminate();
