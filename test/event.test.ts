@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { buildOccupancyEvent, buildRequestBody } from '../src/report/event.js';
+import { buildOccupancyEvent, requestBodyText } from '../src/report/event.js';
 import { StdoutSink } from '../src/report/sink.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -36,9 +36,14 @@ describe('occupancy events', () => {
 
   it('request body holds 1..100 events', () => {
     const e = buildOccupancyEvent({ locationId: 'L', locationType: 'level' }, 1, at);
-    expect(buildRequestBody('src', [e])).toEqual({ sourceId: 'src', occupancyEvents: [e] });
-    expect(() => buildRequestBody('src', [])).toThrow();
-    expect(() => buildRequestBody('src', Array(101).fill(e))).toThrow();
+    const body = (events: unknown[]) =>
+      requestBodyText(
+        'src',
+        events.map((x) => JSON.stringify(x)),
+      );
+    expect(JSON.parse(body([e]))).toEqual({ sourceId: 'src', occupancyEvents: [e] });
+    expect(() => body([])).toThrow();
+    expect(() => body(Array(101).fill(e))).toThrow();
   });
 
   it('stdout sink prints exactly one request body per line', async () => {

@@ -12,12 +12,6 @@ export interface OccupancyEvent {
   occupancy?: number;
 }
 
-/** Body of `POST /v1/occupancy`. */
-export interface OccupancyRequestBody {
-  sourceId: string;
-  occupancyEvents: OccupancyEvent[];
-}
-
 export const MAX_EVENTS_PER_REQUEST = 100;
 
 export function buildOccupancyEvent(
@@ -36,13 +30,6 @@ export function buildOccupancyEvent(
   };
   if (room.locationType !== 'place') event.occupancy = count;
   return event;
-}
-
-export function buildRequestBody(sourceId: string, events: OccupancyEvent[]): OccupancyRequestBody {
-  if (events.length === 0 || events.length > MAX_EVENTS_PER_REQUEST) {
-    throw new Error(`a request carries 1..${MAX_EVENTS_PER_REQUEST} events, got ${events.length}`);
-  }
-  return { sourceId, occupancyEvents: events };
 }
 
 /**
