@@ -107,6 +107,7 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
     await http?.close();
     throw err;
   }
+  const workers = workersOf(detector);
   log.info(
     {
       configured: config.detector.model,
@@ -114,7 +115,7 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
       backend: detector.backend,
       minScore: detector.minScore,
       input: describeGeometry(detector),
-      workers: workersOf(detector),
+      workers,
     },
     'detector ready',
   );
@@ -122,7 +123,7 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
     detector,
     observe.queue,
     // One frame per worker in flight (a room never has two).
-    { concurrency: Math.max(1, workersOf(detector)) },
+    { concurrency: Math.max(1, workers) },
   );
   const rooms = new Map<string, Room>();
 
@@ -173,7 +174,7 @@ export async function startService(config: Config, opts: ServiceOptions): Promis
         backend: detector.backend,
         input: describeGeometry(detector),
         minScore: detector.minScore,
-        workers: workersOf(detector),
+        workers,
       },
       shard: shardText,
       rooms: [...rooms.values()].map((r) => r.status()),
