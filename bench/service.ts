@@ -36,10 +36,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { sharedModel, SHARED_MODELS_DIR } from './shared.js';
+import { sharedWeights } from './shared.js';
 import { parseConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
-import { modelDescriptor } from '../src/detect/models.js';
 import { createDetectorPool, type DetectorPool } from '../src/detect/pool.js';
 import { timingStats } from '../src/eval/metrics.js';
 import { createLogger } from '../src/log.js';
@@ -600,17 +599,14 @@ function printTable(results: Result[], idleRssMiB: number): void {
 // ---- main --------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  // Its weights' file name in ../shared/models, as the descriptor pins it.
-  const modelFile = modelDescriptor(MODEL).weights!.file;
-  const modelPath = sharedModel(modelFile, ROOT);
-  if (!modelPath) {
-    const msg =
-      `skipped: ${join(ROOT, SHARED_MODELS_DIR, modelFile)} not found (the shared folder ../shared is missing); ` +
-      `this benchmark needs the ${MODEL} weights`;
+  const weights = sharedWeights(MODEL, ROOT);
+  if ('missing' in weights) {
+    const msg = `skipped: ${weights.missing}; this benchmark needs the ${MODEL} weights`;
     progress(msg);
     console.log(msg);
     return;
   }
+  const modelPath = weights.path;
   const idleRssMiB = procKiB(process.pid, 'status', 'VmRSS') / MiB;
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   const tmp = tempDir('roomcount-bench-service-');

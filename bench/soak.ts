@@ -44,8 +44,7 @@ import { FakeCalven, TEST_OAUTH } from '../test/helpers/fake-calven.js';
 import { tempDir } from '../test/helpers/media.js';
 import { renderPeopleClip, type Person } from '../test/helpers/people-clip.js';
 import { childrenOf, startRtspServer, type RtspServer } from '../test/helpers/rtsp.js';
-import { SHARED_MODELS_DIR, sharedModel } from './shared.js';
-import { modelDescriptor } from '../src/detect/models.js';
+import { sharedWeights } from './shared.js';
 import {
   agreementPct,
   calvenCountAt,
@@ -460,16 +459,14 @@ interface FaultRun {
 // ---- main ----------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const modelFile = modelDescriptor(MODEL).weights!.file;
-  const modelPath = sharedModel(modelFile, ROOT);
-  if (!modelPath) {
-    const msg =
-      `skipped: ${join(ROOT, SHARED_MODELS_DIR, modelFile)} not found (the shared folder ../shared is missing); ` +
-      `the soak needs the ${MODEL} weights`;
+  const weights = sharedWeights(MODEL, ROOT);
+  if ('missing' in weights) {
+    const msg = `skipped: ${weights.missing}; the soak needs the ${MODEL} weights`;
     progress(msg);
     console.log(msg);
     return;
   }
+  const modelPath = weights.path;
   const tmp = tempDir('roomcount-soak-');
   const configFile = join(tmp.dir, 'roomcount.yaml');
   const stateDir = join(tmp.dir, 'state');
