@@ -305,6 +305,8 @@ describe('CalvenSink against a strict fake Calven', () => {
     await s.send(e3, 'a');
     await f.until(() => f.accepted.length === 3, 'third event');
     expect(f.acceptedIds()).toEqual([e1.eventId, e2.eventId, e3.eventId]);
+    // The fake has answered; the sink deletes the event once it has read that answer.
+    await until(() => s.status().pending === 0, 'outbox empty');
     expect(s.status()).toMatchObject({ deadLetter: 0, pending: 0 });
   });
 
