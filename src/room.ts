@@ -80,7 +80,7 @@ export function roomCameraOptions(
     sampleFps,
     limit,
     keyframesOnly: config.camera.keyframesOnly,
-    watchdogSeconds: config.camera.watchdogSeconds ?? Math.max(10, 5 / sampleFps),
+    watchdogSeconds: config.camera.watchdogSeconds,
   };
 }
 

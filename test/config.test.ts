@@ -52,6 +52,7 @@ const FULL = yml`
 `;
 
 /** Problems of an invalid config, without the file name. */
+const ROOM = '  - { id: r, locationId: L, locationType: space, camera: { url: x.mp4 } }';
 const problems = (text: string, env: NodeJS.ProcessEnv = ENV) => configProblems(text, env);
 
 describe('parseConfig: valid configs', () => {
@@ -89,13 +90,16 @@ describe('parseConfig: valid configs', () => {
           transport: 'tcp',
           loop: true,
           keyframesOnly: false,
+          watchdogSeconds: 10, // derived from sampleFps: max(10, 5 / sampleFps)
         },
         region: {
           include: [
-            [0, 0],
-            [1, 0],
-            [1, 1],
-            [0, 1],
+            [
+              [0, 0],
+              [1, 0],
+              [1, 1],
+              [0, 1],
+            ],
           ],
           exclude: [],
           anchor: 'bottom-center',
@@ -124,7 +128,7 @@ describe('parseConfig: valid configs', () => {
       http: { port: 9464 },
     });
     expect(cfg.rooms[0]).toMatchObject({ sampleFps: 1, windowSeconds: 10, heartbeatSeconds: 0 });
-    expect(cfg.rooms[0]?.region).toEqual({ exclude: [], anchor: 'bottom-center' });
+    expect(cfg.rooms[0]?.region).toEqual({ include: [], exclude: [], anchor: 'bottom-center' });
     expect(cfg.rooms[0]).not.toHaveProperty('minBoxArea');
     expect(cfg.rooms[0]).not.toHaveProperty('maxBoxArea');
   });
@@ -157,23 +161,70 @@ describe('parseConfig: valid configs', () => {
     expect(a?.camera).toMatchObject({ url: 'a.mp4', transport: 'udp', loop: true });
     expect(a?.region).toEqual({
       include: [
-        [0, 0],
-        [0.5, 0],
-        [0.5, 0.5],
+        [
+          [0, 0],
+          [0.5, 0],
+          [0.5, 0.5],
+        ],
       ],
       exclude: [
-        [0, 0],
-        [0.1, 0],
-        [0, 0.1],
+        [
+          [0, 0],
+          [0.1, 0],
+          [0, 0.1],
+        ],
       ],
       anchor: 'bottom-center',
     });
     expect(b).toMatchObject({ sampleFps: 2, locationType: 'place' });
     expect(b?.camera).toMatchObject({ url: 'b.mp4', transport: 'udp', loop: false });
     expect(b?.region.include).toEqual([
-      [0, 0],
-      [1, 0],
-      [1, 1],
+      [
+        [0, 0],
+        [1, 0],
+        [1, 1],
+      ],
+    ]);
+  });
+
+  it('fills in the defaults that depend on other keys: the watchdog from sampleFps, regions as lists', () => {
+    const cfg = parseConfig(
+      yml`
+        sink: stdout
+        rooms:
+          - { id: a, locationId: A, locationType: space, sampleFps: 0.2, camera: { url: a.mp4 } }
+          - { id: b, locationId: B, locationType: space, sampleFps: 2, camera: { url: b.mp4 } }
+          - { id: c, locationId: C, locationType: space, camera: { url: c.mp4, watchdogSeconds: 7 } }
+      `,
+      'rooms.yaml',
+      {},
+    );
+    expect(cfg.rooms.map((r) => r.camera.watchdogSeconds)).toEqual([25, 10, 7]);
+    expect(cfg.rooms.map((r) => r.region)).toEqual(
+      Array(3).fill({ include: [], exclude: [], anchor: 'bottom-center' }),
+    );
+  });
+
+  it('builds detector from one object per model: each takes the keys its descriptor says', () => {
+    const ok = (detector: string) =>
+      parseConfig(`sink: stdout\ndetector: ${detector}\nrooms:\n${ROOM}\n`, 'd.yaml', {}).detector;
+    expect(ok('{ model: rtmdet-nano, inputSize: 416 }')).toEqual({ model: 'rtmdet-nano', inputSize: 416 });
+    expect(ok('{ inputSize: 416 }')).toEqual({ model: 'auto', inputSize: 416 }); // auto may pick rtmdet-nano
+    expect(ok('{ model: coco-ssd, base: mobilenet_v1 }')).toEqual({
+      model: 'coco-ssd',
+      base: 'mobilenet_v1',
+    });
+    const refused = (detector: string) =>
+      configProblems(`sink: stdout\ndetector: ${detector}\nrooms:\n${ROOM}\n`, {}).map((p) => p.message);
+    expect(refused('{ model: yolox-nano, inputSize: 416 }')).toEqual([
+      'detector.inputSize applies to rtmdet-nano only (model is "yolox-nano")',
+    ]);
+    expect(refused('{ modelPath: ./m.onnx, base: mobilenet_v1 }')).toEqual([
+      "detector.modelPath names one model's file: set detector.model to that model (not auto)",
+      'detector.base applies to coco-ssd only (model is "auto")',
+    ]);
+    expect(refused('{ model: centernet, modelUrl: "https://example.com/m.json" }')).toEqual([
+      'detector.modelUrl applies to coco-ssd only (model is "centernet")',
     ]);
   });
 

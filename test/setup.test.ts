@@ -219,9 +219,11 @@ describe('editing a room in the YAML file', () => {
     );
     const before = parse(text);
     expect(before.rooms[1]!.region.include).toEqual([
-      [0, 0],
-      [0.5, 0],
-      [0.5, 1],
+      [
+        [0, 0],
+        [0.5, 0],
+        [0.5, 1],
+      ],
     ]);
     const flow = editRoomYaml(text, 'boardroom', edit(), false);
     expect(flow).toContain(

@@ -21,14 +21,14 @@ import {
   type ConfigProblem,
   type Seg,
 } from './problems.js';
-import { configSchema, keysAt, roomSchema, type Config } from './schema.js';
+import { configSchema, keysAt, roomShape, type Config } from './schema.js';
 
 export { ConfigError, type ConfigProblem } from './problems.js';
 
 type Obj = Record<string, unknown>;
 
 /** Keys a room may take from `defaults:`. */
-const DEFAULTABLE = Object.keys(roomSchema.shape).filter((k) => k !== 'id' && k !== 'locationId');
+const DEFAULTABLE = Object.keys(roomShape).filter((k) => k !== 'id' && k !== 'locationId');
 
 /** Larger than any real config (a thousand rooms take ~200 KiB): refused before it is read. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;

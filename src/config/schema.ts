@@ -1,13 +1,15 @@
 import { z } from 'zod';
+import { toPolygons } from '../count/region.js';
 import { isSmoothingMethod, type SmoothingMethod } from '../count/smoothing.js';
 import { MAX_TIMEOUT_MS } from '../camera/timer.js';
 import { MAX_TILES_PER_SIDE } from '../detect/geometry.js';
 import {
   DETECTOR_OPTIONS,
   INPUT_SIZE,
-  MODEL_DESCRIPTORS,
   MODEL_NAMES,
   takesOption,
+  type DetectorOption,
+  type ModelName,
 } from '../detect/models.js';
 
 /** Normalised point [x, y], both 0..1 (0,0 = top-left of the picture). */
@@ -49,11 +51,14 @@ const camera = z.strictObject({
   watchdogSeconds: duration().positive().optional(),
 });
 
+/** One polygon or a list of them in YAML; always a list once parsed. */
+const polygons = z.union([polygon, z.array(polygon)]).transform((v) => toPolygons(v));
+
 const region = z.strictObject({
-  /** A person counts when its anchor point is inside any include polygon (default: whole picture)... */
-  include: z.union([polygon, z.array(polygon)]).optional(),
+  /** A person counts when its anchor point is inside any include polygon (none: the whole picture)... */
+  include: polygons.default([]),
   /** ...and inside no exclude polygon. */
-  exclude: z.union([polygon, z.array(polygon)]).default([]),
+  exclude: polygons.default([]),
   /** The point of a person's box that must be in the region: feet (bottom-center) or middle (center). */
   anchor: z.enum(ANCHORS).default('bottom-center'),
 });
@@ -119,10 +124,11 @@ export const roomSettingsShape = {
     .min(0)
     .default(60),
   camera: camera,
-  region: region.default({ exclude: [], anchor: 'bottom-center' }),
+  region: region.default({ include: [], exclude: [], anchor: 'bottom-center' }),
 } as const;
 
-export const roomSchema = z.strictObject({
+/** A room's keys (those `defaults:` may give: all but id and locationId). */
+export const roomShape = {
   id: z
     .string()
     .min(1)
@@ -130,7 +136,32 @@ export const roomSchema = z.strictObject({
   locationId: z.string().min(1),
   locationType: z.enum(LOCATION_TYPES),
   ...roomSettingsShape,
-});
+};
+
+/** The camera watchdog when camera.watchdogSeconds is not set: five frame intervals, at least 10 s. */
+export function defaultWatchdogSeconds(sampleFps: number): number {
+  return Math.max(10, 5 / sampleFps);
+}
+
+/** A room, with the defaults that depend on its other keys filled in. */
+export const roomSchema = z
+  .strictObject(roomShape)
+  .superRefine((room, ctx) => {
+    if (room.minBoxArea !== undefined && room.maxBoxArea !== undefined && room.minBoxArea > room.maxBoxArea) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxBoxArea'],
+        message: `maxBoxArea (${room.maxBoxArea}) is below minBoxArea (${room.minBoxArea}): no person could count`,
+      });
+    }
+  })
+  .transform((room) => ({
+    ...room,
+    camera: {
+      ...room.camera,
+      watchdogSeconds: room.camera.watchdogSeconds ?? defaultWatchdogSeconds(room.sampleFps),
+    },
+  }));
 
 const hmacAuth = z.strictObject({
   type: z.literal('hmac'),
@@ -143,6 +174,81 @@ const oauthAuth = z.strictObject({
   clientSecret: z.string().min(1),
 });
 
+/** Every detector key with its values (which model takes which key: `detector` below). */
+const detectorShape = {
+  model: z.enum(MODELS).default('auto'),
+  modelPath: z.string().min(1).optional(),
+  modelUrl: z.url().optional(),
+  /** ONNX models: expected sha256 (hex) of the modelPath file; default: the pinned official file's. */
+  sha256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex digits')
+    .transform((v) => v.toLowerCase())
+    .optional(),
+  /** coco-ssd: base network. */
+  base: z.enum(COCO_SSD_BASES).optional(),
+  /** Default: the model's own threshold (src/detect/models.ts). */
+  minScore: z.number().min(0).max(1).optional(),
+  /** Models with a dynamic input (rtmdet-nano): the short side to run at, a multiple of 32. */
+  inputSize: z
+    .number()
+    .int()
+    .min(INPUT_SIZE.min)
+    .max(INPUT_SIZE.max)
+    .multipleOf(INPUT_SIZE.multipleOf, `inputSize must be a multiple of ${INPUT_SIZE.multipleOf}`)
+    .optional(),
+  tiles: tiles.optional(),
+  /**
+   * Detector worker threads, each with its own copy of the model; default: one per core the process may use
+   * (os.availableParallelism()). 0 = detect on the main thread, as before the pool.
+   */
+  workers: z.number().int().min(0).max(64).optional(),
+};
+
+/** Why a model does not take a key: `auto` takes no file, other models name those that take the key. */
+function notTakenMessage(model: 'auto' | ModelName, key: DetectorOption): string {
+  if (model === 'auto' && key === 'modelPath')
+    return "detector.modelPath names one model's file: set detector.model to that model (not auto)";
+  const takers = MODEL_NAMES.filter((m) => takesOption(m, key));
+  return `detector.${key} applies to ${takers.join(', ')} only (model is "${model}")`;
+}
+
+/** One model's `detector`: its own name, and each key it does not take (its descriptor says which) left out. */
+function detectorOf(model: 'auto' | ModelName) {
+  const notTaken = Object.fromEntries(
+    DETECTOR_OPTIONS.filter((key) => !takesOption(model, key)).map((key) => [
+      key,
+      z.never({ error: notTakenMessage(model, key) }).optional(),
+    ]),
+  );
+  return z.strictObject({ ...detectorShape, ...notTaken, model: z.literal(model) });
+}
+
+/**
+ * `detector`: first every key's value (a bad model is reported with a bad tiles in the same run, and a misspelt key
+ * gets a "did you mean"), then a union of one object per model, built from the descriptors, that leaves out the
+ * keys the chosen model does not take. Both stages give the value object's shape.
+ */
+const detector = z
+  .strictObject(detectorShape)
+  .pipe(
+    z.discriminatedUnion('model', [
+      detectorOf('auto'),
+      ...MODEL_NAMES.map(detectorOf),
+    ]) as unknown as z.ZodType<DetectorValues, DetectorValues>,
+  )
+  .superRefine((d, ctx) => {
+    if (d.modelPath !== undefined && d.modelUrl !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['modelUrl'],
+        message: 'set either detector.modelPath or detector.modelUrl, not both',
+      });
+    }
+  })
+  .default({ model: 'auto' });
+type DetectorValues = z.output<z.ZodObject<typeof detectorShape>>;
+
 export const configSchema = z
   .strictObject({
     sourceId: z.string().min(1).default('roomcount'),
@@ -153,37 +259,7 @@ export const configSchema = z
         auth: z.discriminatedUnion('type', [hmacAuth, oauthAuth]).optional(),
       })
       .optional(),
-    detector: z
-      .strictObject({
-        model: z.enum(MODELS).default('auto'),
-        modelPath: z.string().min(1).optional(),
-        modelUrl: z.url().optional(),
-        /** ONNX models: expected sha256 (hex) of the modelPath file; default: the pinned official file's. */
-        sha256: z
-          .string()
-          .regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex digits')
-          .transform((v) => v.toLowerCase())
-          .optional(),
-        /** coco-ssd: base network. */
-        base: z.enum(COCO_SSD_BASES).optional(),
-        /** Default: the model's own threshold (src/detect/models.ts). */
-        minScore: z.number().min(0).max(1).optional(),
-        /** Models with a dynamic input (rtmdet-nano): the short side to run at, a multiple of 32. */
-        inputSize: z
-          .number()
-          .int()
-          .min(INPUT_SIZE.min)
-          .max(INPUT_SIZE.max)
-          .multipleOf(INPUT_SIZE.multipleOf, `inputSize must be a multiple of ${INPUT_SIZE.multipleOf}`)
-          .optional(),
-        tiles: tiles.optional(),
-        /**
-         * Detector worker threads, each with its own copy of the model; default: one per core the process may use
-         * (os.availableParallelism()). 0 = detect on the main thread, as before the pool.
-         */
-        workers: z.number().int().min(0).max(64).optional(),
-      })
-      .default({ model: 'auto' }),
+    detector,
     stateDir: z.string().min(1).default('./state'),
     http: z
       .strictObject({
@@ -212,45 +288,6 @@ export const configSchema = z
       });
     }
     // Duplicate room ids: checked by the loader (src/config/load.ts), also when other keys are wrong.
-    cfg.rooms.forEach((room, i) => {
-      if (
-        room.minBoxArea !== undefined &&
-        room.maxBoxArea !== undefined &&
-        room.minBoxArea > room.maxBoxArea
-      ) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['rooms', i, 'maxBoxArea'],
-          message: `maxBoxArea (${room.maxBoxArea}) is below minBoxArea (${room.minBoxArea}): no person could count`,
-        });
-      }
-    });
-    const d = cfg.detector;
-    if (d.modelPath !== undefined && d.model === 'auto') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['detector', 'modelPath'],
-        message: "detector.modelPath names one model's file: set detector.model to that model (not auto)",
-      });
-    }
-    // Which model takes which key is the descriptors' to say (src/detect/models.ts).
-    for (const key of DETECTOR_OPTIONS) {
-      if (d[key] === undefined || takesOption(d.model, key) || (key === 'modelPath' && d.model === 'auto'))
-        continue;
-      const takers = MODEL_DESCRIPTORS.filter((m) => takesOption(m.name, key)).map((m) => m.name);
-      ctx.addIssue({
-        code: 'custom',
-        path: ['detector', key],
-        message: `detector.${key} applies to ${takers.join(', ')} only (model is "${d.model}")`,
-      });
-    }
-    if (d.modelPath !== undefined && d.modelUrl !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['detector', 'modelUrl'],
-        message: 'set either detector.modelPath or detector.modelUrl, not both',
-      });
-    }
   });
 
 export type Config = z.infer<typeof configSchema>;

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import { ANCHORS } from '../config/schema.js';
-import { explainDetections, roomFilterFrom, toPolygons } from '../count/region.js';
+import { explainDetections, roomFilterFrom } from '../count/region.js';
 import type { LiveRooms, Snapshot } from './live.js';
 import { listen, type HttpServer } from '../http.js';
 import { SETUP_PAGE } from './page.js';
@@ -165,8 +165,8 @@ export async function startSetupServer(opts: SetupServerOptions): Promise<SetupS
         camera: opts.cameraLabel(r.id),
         minScore: Math.max(threshold, r.minScore ?? 0),
         region: {
-          include: toPolygons(r.region.include),
-          exclude: toPolygons(r.region.exclude),
+          include: r.region.include,
+          exclude: r.region.exclude,
           anchor: r.region.anchor,
         },
       })),

@@ -6,7 +6,7 @@ import { isAlias, isCollection, isMap, isNode, isPair, isScalar, isSeq, parseDoc
 import type { Node, Pair, YAMLMap } from 'yaml';
 import { ConfigError, parseConfig } from '../config/load.js';
 import type { Config, RoomConfig } from '../config/schema.js';
-import { toPolygons, type Anchor, type Polygon } from '../count/region.js';
+import { type Anchor, type Polygon } from '../count/region.js';
 
 /** What the setup page edits in one room: its region and, optionally, its own minScore. */
 export interface RoomEdit {
@@ -262,8 +262,8 @@ export function checkEdit(
     anchor: edit.region.anchor,
   };
   const got = room && {
-    include: toPolygons(room.region.include),
-    exclude: toPolygons(room.region.exclude),
+    include: room.region.include,
+    exclude: room.region.exclude,
     anchor: room.region.anchor,
   };
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
