@@ -5,7 +5,7 @@ import type { Config } from './config/schema.js';
 import { parseInputSize, parseScore, parseTiles } from './commands/detector-options.js';
 import type { TileSetting } from './detect/detector.js';
 import { COCO_SSD_BASES, MAX_TIMER_SECONDS, MODELS } from './config/schema.js';
-import { MODEL_DESCRIPTORS } from './detect/models.js';
+import { fetchableModels } from './detect/models.js';
 
 const EXIT_BAD_CONFIG = 2;
 
@@ -347,12 +347,7 @@ models
     'download a model from its pinned URL, check its pinned sha256, install it into the models folder ' +
       '(coco-ssd: into --dir, recording hashes in DIR/SHA256SUMS)',
   )
-  .argument(
-    '<model>',
-    `${MODEL_DESCRIPTORS.filter((d) => 'weights' in d)
-      .map((d) => d.name)
-      .join(', ')} or coco-ssd`,
-  )
+  .argument('<model>', fetchableModels().join(', '))
   .option('--dir <dir>', 'install here instead of the models folder (coco-ssd: required)')
   .addOption(
     new Option('--base <base>', 'coco-ssd base network').choices(COCO_SSD_BASES).default('lite_mobilenet_v2'),
@@ -362,13 +357,8 @@ models
     'download from this URL (a mirror) instead of the pinned one; the pinned hash still applies',
   )
   .action(async (model: string, opts: { dir?: string; base: string; url?: string }) => {
-    const { fetchCocoSsd, fetchModel } = await import('./commands/models.js');
-    if (model !== 'coco-ssd') {
-      await fetchModel(model, { dir: opts.dir, url: opts.url });
-      return;
-    }
-    if (!opts.dir) throw new Error('models fetch coco-ssd needs --dir DIR (the folder to put its files in)');
-    await fetchCocoSsd({ base: opts.base, dir: opts.dir, url: opts.url });
+    const { modelsFetchCommand } = await import('./commands/models.js');
+    await modelsFetchCommand(model, opts);
   });
 models
   .command('list')

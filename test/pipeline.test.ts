@@ -111,7 +111,16 @@ describe('roomcount run (real pipeline: ffmpeg → CenterNet → smoothing → s
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
-    expect(logs.some((l) => l.msg === 'person detector loaded')).toBe(true);
+    // One line per load (each detector worker loads its own copy), saying which model, how and how long.
+    const loaded = logs.filter((l) => l.msg === 'person detector loaded');
+    expect(loaded.length).toBeGreaterThan(0);
+    for (const l of loaded) {
+      expect(l).toMatchObject({
+        model: expect.any(String),
+        backend: expect.any(String),
+        loadMs: expect.any(Number),
+      });
+    }
     expect(logs.filter((l) => l.msg === 'occupancy event')).toHaveLength(3);
     // The ffmpeg of the 'empty' room had the temp folder in its command line.
     const leftovers = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })

@@ -246,6 +246,19 @@ export async function fetchModel(name: string, opts: FetchModelOptions = {}): Pr
   return target;
 }
 
+/** `roomcount models fetch MODEL`: coco-ssd's files into --dir (required), any other model's pinned file. */
+export async function modelsFetchCommand(
+  model: string,
+  opts: { dir?: string; base: string; url?: string },
+): Promise<void> {
+  if (model !== 'coco-ssd') {
+    await fetchModel(model, { dir: opts.dir, url: opts.url });
+    return;
+  }
+  if (!opts.dir) throw new Error('models fetch coco-ssd needs --dir DIR (the folder to put its files in)');
+  await fetchCocoSsd({ base: opts.base, dir: opts.dir, url: opts.url });
+}
+
 /** `roomcount models list`: every model, whether it is installed, and what `auto` picks. */
 export function listModels(out: NodeJS.WritableStream = process.stdout, dir = defaultModelsDir()): void {
   const auto = autoCandidates(dir)[0]!.name;

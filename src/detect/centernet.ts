@@ -6,7 +6,7 @@ import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { assertFrame, type Frame } from '../camera/frame.js';
 import type { Logger } from '../log.js';
 import { initTfBackend } from './backend.js';
-import { checkMinScore, type Detection, type PersonModel } from './detector.js';
+import { checkMinScore, ModelHandle, type Detection, type PersonModel } from './detector.js';
 import { clamp, type ModelInput } from './geometry.js';
 import { fileModelHandler } from './file-io.js';
 import { nms } from './nms.js';
@@ -58,7 +58,6 @@ export async function loadCenterNet(opts: CenterNetOptions): Promise<PersonModel
   checkMinScore(minScore);
   const backend = await initTfBackend(log);
   const modelJsonPath = path.resolve(opts.modelJsonPath ?? defaultCenterNetModelPath());
-  const started = performance.now();
   const model = await loadGraphModel(fileModelHandler(modelJsonPath));
   let inputSize: number;
   try {
@@ -78,23 +77,16 @@ export async function loadCenterNet(opts: CenterNetOptions): Promise<PersonModel
       cause: err,
     });
   }
-  log?.info(
-    {
-      model: 'centernet',
-      path: modelJsonPath,
-      backend,
-      inputSize,
-      loadMs: Math.round(performance.now() - started),
-    },
-    'person detector loaded',
-  );
-  return new CenterNetModel(model, backend, inputSize, minScore);
+  const detector = new CenterNetModel(model, backend, inputSize, minScore);
+  detector.details = { path: modelJsonPath, inputSize };
+  return detector;
 }
 
 class CenterNetModel implements PersonModel {
   readonly model = 'centernet';
   readonly input: ModelInput;
-  #graph: GraphModel | undefined;
+  readonly #graph: ModelHandle<GraphModel>;
+  details: Readonly<Record<string, unknown>> = {};
 
   constructor(
     graph: GraphModel,
@@ -102,13 +94,12 @@ class CenterNetModel implements PersonModel {
     private readonly size: number,
     private readonly minScore: number,
   ) {
-    this.#graph = graph;
+    this.#graph = new ModelHandle('centernet', graph, (g) => g.dispose());
     this.input = { kind: 'fixed', size };
   }
 
   async detect(frame: Frame): Promise<Detection[]> {
-    const graph = this.#graph;
-    if (!graph) throw new Error('centernet detector used after dispose()');
+    const graph = this.#graph.get();
     assertFrame(frame);
     const size = this.size;
     const lb = letterbox(frame.width, frame.height, size);
@@ -136,8 +127,7 @@ class CenterNetModel implements PersonModel {
   }
 
   async dispose(): Promise<void> {
-    this.#graph?.dispose();
-    this.#graph = undefined;
+    await this.#graph.dispose();
   }
 }
 

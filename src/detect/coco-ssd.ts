@@ -7,7 +7,7 @@ import type { CocoSsdBase } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../redact.js';
 import { initTfBackend } from './backend.js';
-import { checkMinScore, type Detection, type PersonModel } from './detector.js';
+import { checkMinScore, ModelHandle, type Detection, type PersonModel } from './detector.js';
 import { clamp, type ModelInput } from './geometry.js';
 import { loadModelArtifacts } from './file-io.js';
 import { fsReason, verifySha256SumsIn } from './model-file.js';
@@ -65,7 +65,6 @@ export async function loadCocoSsd(opts: CocoSsdOptions): Promise<PersonModel> {
     );
   }
   const backend = await initTfBackend(log);
-  const started = performance.now();
   let source: string;
   let handlerOrUrl: tf.io.IOHandler | string;
   if (opts.modelPath !== undefined) {
@@ -99,16 +98,7 @@ export async function loadCocoSsd(opts: CocoSsdOptions): Promise<PersonModel> {
       { cause: err },
     );
   }
-  log?.info(
-    {
-      model: 'coco-ssd',
-      base,
-      source,
-      backend,
-      loadMs: Math.round(performance.now() - started),
-    },
-    'person detector loaded',
-  );
+  detector.details = { base, source, backend };
   return detector;
 }
 
@@ -126,19 +116,19 @@ async function modelJsonIn(p: string): Promise<string> {
 class CocoSsdModel implements PersonModel {
   readonly model = 'coco-ssd';
   readonly input: ModelInput = { kind: 'fixed', size: COCO_SSD_INPUT_SIZE };
-  #model: cocoSsd.ObjectDetection | undefined;
+  readonly #model: ModelHandle<cocoSsd.ObjectDetection>;
+  details: Readonly<Record<string, unknown>> = {};
 
   constructor(
     model: cocoSsd.ObjectDetection,
     readonly backend: string,
     private readonly minScore: number,
   ) {
-    this.#model = model;
+    this.#model = new ModelHandle('coco-ssd', model, (m) => m.dispose());
   }
 
   async detect(frame: Frame): Promise<Detection[]> {
-    const model = this.#model;
-    if (!model) throw new Error('coco-ssd detector used after dispose()');
+    const model = this.#model.get();
     assertFrame(frame);
     const image = tf.tensor3d(frame.data, [frame.height, frame.width, 3], 'int32');
     let objects: cocoSsd.DetectedObject[];
@@ -151,8 +141,7 @@ class CocoSsdModel implements PersonModel {
   }
 
   async dispose(): Promise<void> {
-    this.#model?.dispose();
-    this.#model = undefined;
+    await this.#model.dispose();
   }
 }
 

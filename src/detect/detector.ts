@@ -47,6 +47,8 @@ export interface PersonModel {
   readonly model: string;
   readonly backend: string;
   readonly input: ModelInput;
+  /** What the "person detector loaded" log line says besides model and backend (its file, threads, input). */
+  readonly details?: Readonly<Record<string, unknown>>;
   detect(frame: Frame): Promise<Detection[]>;
   dispose(): Promise<void>;
 }
@@ -74,4 +76,31 @@ export function withDetect(
 /** Loaders refuse a threshold outside 0..1 (the config and the flags check it too, with their place). */
 export function checkMinScore(minScore: number): void {
   if (!(minScore >= 0 && minScore <= 1)) throw new Error(`minScore must be within 0..1, got ${minScore}`);
+}
+
+/**
+ * A model's runtime handle (an onnxruntime session, a tfjs graph) until `dispose`, which releases it once; using
+ * the model after that is an error naming it.
+ */
+export class ModelHandle<T> {
+  #value: T | undefined;
+
+  constructor(
+    private readonly model: string,
+    value: T,
+    private readonly release: (value: T) => unknown,
+  ) {
+    this.#value = value;
+  }
+
+  get(): T {
+    if (this.#value === undefined) throw new Error(`${this.model} detector used after dispose()`);
+    return this.#value;
+  }
+
+  async dispose(): Promise<void> {
+    const value = this.#value;
+    this.#value = undefined;
+    if (value !== undefined) await this.release(value);
+  }
 }

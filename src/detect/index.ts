@@ -76,6 +76,7 @@ async function load(d: ModelDescriptor, cfg: DetectorChoice, log: Logger | undef
       throw new Error(`detector.model ${d.name}: ${notInstalledMessage(d, dir)}`);
     }
   }
+  const started = performance.now();
   const person = await d.load({
     modelPath,
     modelUrl: cfg.modelUrl,
@@ -86,6 +87,15 @@ async function load(d: ModelDescriptor, cfg: DetectorChoice, log: Logger | undef
     square: cfg.square,
     log,
   });
+  log?.info(
+    {
+      model: person.model,
+      backend: person.backend,
+      ...person.details,
+      loadMs: Math.round(performance.now() - started),
+    },
+    'person detector loaded',
+  );
   const tiles: TileSetting = cfg.tiles ?? d.tiles;
   return new TilingDetector(person, tiles, minScore);
 }

@@ -179,6 +179,11 @@ export function modelDescriptor(name: string): ModelDescriptor {
   return d;
 }
 
+/** The models `roomcount models fetch` takes: those with pinned weights, and coco-ssd (its own files). */
+export function fetchableModels(): string[] {
+  return [...MODEL_DESCRIPTORS.filter((d) => 'weights' in d).map((d) => d.name), 'coco-ssd'];
+}
+
 /** detector keys that only some models take (every model takes minScore and tiles). */
 export const DETECTOR_OPTIONS = ['modelPath', 'modelUrl', 'sha256', 'base', 'inputSize'] as const;
 export type DetectorOption = (typeof DETECTOR_OPTIONS)[number];

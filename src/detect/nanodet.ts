@@ -1,7 +1,6 @@
 import type * as ort from 'onnxruntime-node';
 import { assertFrame, type Frame } from '../camera/frame.js';
-import type { Logger } from '../log.js';
-import { checkMinScore, type Detection, type PersonModel } from './detector.js';
+import { checkMinScore, ModelHandle, type Detection, type PersonModel } from './detector.js';
 import { clamp, type ModelInput } from './geometry.js';
 import { modelDescriptor } from './models.js';
 import { nms } from './nms.js';
@@ -30,7 +29,6 @@ export interface NanodetOptions {
   sha256?: string;
   minScore: number;
   threads?: number;
-  log?: Logger;
 }
 
 /** The six outputs by level: scores [1, n², 80] and box distributions [1, n², 32]. */
@@ -41,9 +39,8 @@ interface Outputs {
 
 /** Loads NanoDet-Plus-m (ONNX) on onnxruntime-node's CPU provider; the file's sha256 is checked first. */
 export async function loadNanodet(opts: NanodetOptions): Promise<PersonModel> {
-  const { minScore, log } = opts;
+  const { minScore } = opts;
   checkMinScore(minScore);
-  const started = performance.now();
   const { session, file, threads } = await openOnnxModel({
     file: opts.modelPath,
     model: 'nanodet-plus',
@@ -64,17 +61,7 @@ export async function loadNanodet(opts: NanodetOptions): Promise<PersonModel> {
     await session.release();
     throw new Error(`model file ${file} is not a usable NanoDet-Plus model: ${oneLine(err)}`, { cause: err });
   }
-  log?.info(
-    {
-      model: 'nanodet-plus',
-      path: file,
-      backend: 'onnxruntime-cpu',
-      threads,
-      inputSize: NANODET_INPUT_SIZE,
-      loadMs: Math.round(performance.now() - started),
-    },
-    'person detector loaded',
-  );
+  model.details = { path: file, threads, inputSize: NANODET_INPUT_SIZE };
   return model;
 }
 
@@ -104,7 +91,8 @@ class NanodetModel implements PersonModel {
   readonly model = 'nanodet-plus';
   readonly backend = 'onnxruntime-cpu';
   readonly input: ModelInput = { kind: 'fixed', size: NANODET_INPUT_SIZE };
-  #session: ort.InferenceSession | undefined;
+  readonly #session: ModelHandle<ort.InferenceSession>;
+  details: Readonly<Record<string, unknown>> = {};
   #buffer: Float32Array | undefined;
 
   constructor(
@@ -112,12 +100,11 @@ class NanodetModel implements PersonModel {
     private readonly outputs: Outputs,
     private readonly minScore: number,
   ) {
-    this.#session = session;
+    this.#session = new ModelHandle('nanodet-plus', session, (s) => s.release());
   }
 
   async detect(frame: Frame): Promise<Detection[]> {
-    const session = this.#session;
-    if (!session) throw new Error('nanodet-plus detector used after dispose()');
+    const session = this.#session.get();
     assertFrame(frame);
     const buffer = this.#buffer;
     this.#buffer = undefined;
@@ -146,9 +133,7 @@ class NanodetModel implements PersonModel {
   }
 
   async dispose(): Promise<void> {
-    const session = this.#session;
-    this.#session = undefined;
-    await session?.release();
+    await this.#session.dispose();
   }
 }
 

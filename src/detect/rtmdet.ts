@@ -1,7 +1,6 @@
 import type * as ort from 'onnxruntime-node';
 import { assertFrame, type Frame } from '../camera/frame.js';
-import type { Logger } from '../log.js';
-import { checkMinScore, type Detection, type PersonModel } from './detector.js';
+import { checkMinScore, ModelHandle, type Detection, type PersonModel } from './detector.js';
 import { clamp, nativeInputSize, type ModelInput, type Size } from './geometry.js';
 import { modelDescriptor } from './models.js';
 import { nms } from './nms.js';
@@ -44,18 +43,16 @@ export interface RtmdetOptions {
   /** Run on a size × size letterbox instead of the frame's aspect ratio (for comparisons). */
   square?: boolean;
   threads?: number;
-  log?: Logger;
 }
 
 /** Loads RTMDet-nano (ONNX) on onnxruntime-node's CPU provider; the file's sha256 is checked first. */
 export async function loadRtmdet(opts: RtmdetOptions): Promise<PersonModel> {
-  const { minScore, log } = opts;
+  const { minScore } = opts;
   checkMinScore(minScore);
   const size = Math.max(
     RTMDET_STRIDE,
     Math.round((opts.size ?? RTMDET_DEFAULT_SIZE) / RTMDET_STRIDE) * RTMDET_STRIDE,
   );
-  const started = performance.now();
   const { session, file, threads } = await openOnnxModel({
     file: opts.modelPath,
     model: 'rtmdet-nano',
@@ -77,17 +74,11 @@ export async function loadRtmdet(opts: RtmdetOptions): Promise<PersonModel> {
     await session.release();
     throw new Error(`model file ${file} is not a usable RTMDet model: ${oneLine(err)}`, { cause: err });
   }
-  log?.info(
-    {
-      model: 'rtmdet-nano',
-      path: file,
-      backend: 'onnxruntime-cpu',
-      threads,
-      input: opts.square ? `${size}x${size}` : `short side ${size}, frame aspect`,
-      loadMs: Math.round(performance.now() - started),
-    },
-    'person detector loaded',
-  );
+  model.details = {
+    path: file,
+    threads,
+    input: opts.square ? `${size}x${size}` : `short side ${size}, frame aspect`,
+  };
   return model;
 }
 
@@ -99,7 +90,8 @@ class RtmdetModel implements PersonModel {
   readonly model = 'rtmdet-nano';
   readonly backend = 'onnxruntime-cpu';
   readonly input: ModelInput;
-  #session: ort.InferenceSession | undefined;
+  readonly #session: ModelHandle<ort.InferenceSession>;
+  details: Readonly<Record<string, unknown>> = {};
   #buffer: Float32Array | undefined;
 
   constructor(
@@ -108,13 +100,12 @@ class RtmdetModel implements PersonModel {
     private readonly square: boolean,
     private readonly minScore: number,
   ) {
-    this.#session = session;
+    this.#session = new ModelHandle('rtmdet-nano', session, (s) => s.release());
     this.input = square ? { kind: 'fixed', size } : { kind: 'dynamic', size, stride: RTMDET_STRIDE };
   }
 
   async detect(frame: Frame): Promise<Detection[]> {
-    const session = this.#session;
-    if (!session) throw new Error('rtmdet-nano detector used after dispose()');
+    const session = this.#session.get();
     assertFrame(frame);
     const tensor = this.square
       ? { width: this.size, height: this.size }
@@ -141,9 +132,7 @@ class RtmdetModel implements PersonModel {
   }
 
   async dispose(): Promise<void> {
-    const session = this.#session;
-    this.#session = undefined;
-    await session?.release();
+    await this.#session.dispose();
   }
 }
 

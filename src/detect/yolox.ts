@@ -1,7 +1,6 @@
 import type * as ort from 'onnxruntime-node';
 import { assertFrame, type Frame } from '../camera/frame.js';
-import type { Logger } from '../log.js';
-import { checkMinScore, type Detection, type PersonModel } from './detector.js';
+import { checkMinScore, ModelHandle, type Detection, type PersonModel } from './detector.js';
 import { clamp, type ModelInput } from './geometry.js';
 import { modelDescriptor } from './models.js';
 import { nms } from './nms.js';
@@ -33,7 +32,6 @@ export interface YoloxOptions {
   minScore: number;
   /** onnxruntime intra-op threads; default from ROOMCOUNT_ORT_THREADS, else 1. */
   threads?: number;
-  log?: Logger;
 }
 
 /**
@@ -42,9 +40,8 @@ export interface YoloxOptions {
  * what onnxruntime loads.
  */
 export async function loadYolox(opts: YoloxOptions): Promise<PersonModel> {
-  const { minScore, log } = opts;
+  const { minScore } = opts;
   checkMinScore(minScore);
-  const started = performance.now();
   const { session, file, threads } = await openOnnxModel({
     file: opts.modelPath,
     model: 'yolox-nano',
@@ -76,25 +73,17 @@ export async function loadYolox(opts: YoloxOptions): Promise<PersonModel> {
     await session.release();
     throw new Error(`model file ${file} is not a usable YOLOX model: ${oneLine(err)}`, { cause: err });
   }
-  log?.info(
-    {
-      model: 'yolox-nano',
-      path: file,
-      backend: 'onnxruntime-cpu',
-      threads,
-      inputSize,
-      loadMs: Math.round(performance.now() - started),
-    },
-    'person detector loaded',
-  );
-  return new YoloxModel(session, inputSize, minScore);
+  const model = new YoloxModel(session, inputSize, minScore);
+  model.details = { path: file, threads, inputSize };
+  return model;
 }
 
 class YoloxModel implements PersonModel {
   readonly model = 'yolox-nano';
   readonly backend = 'onnxruntime-cpu';
   readonly input: ModelInput;
-  #session: ort.InferenceSession | undefined;
+  readonly #session: ModelHandle<ort.InferenceSession>;
+  details: Readonly<Record<string, unknown>> = {};
   #input: Float32Array | undefined;
 
   constructor(
@@ -102,13 +91,12 @@ class YoloxModel implements PersonModel {
     private readonly size: number,
     private readonly minScore: number,
   ) {
-    this.#session = session;
+    this.#session = new ModelHandle('yolox-nano', session, (s) => s.release());
     this.input = { kind: 'fixed', size };
   }
 
   async detect(frame: Frame): Promise<Detection[]> {
-    const session = this.#session;
-    if (!session) throw new Error('yolox-nano detector used after dispose()');
+    const session = this.#session.get();
     assertFrame(frame);
     // One input buffer, reused while no other detect() call holds it (2 MiB less garbage per frame).
     const buffer = this.#input;
@@ -132,9 +120,7 @@ class YoloxModel implements PersonModel {
   }
 
   async dispose(): Promise<void> {
-    const session = this.#session;
-    this.#session = undefined;
-    await session?.release();
+    await this.#session.dispose();
   }
 }
 
