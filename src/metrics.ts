@@ -36,6 +36,9 @@ export function metricsObservers(metrics: Metrics): {
       count: (count) =>
         count === undefined ? metrics.roomCount.remove({ room }) : metrics.roomCount.set({ room }, count),
       eventQueued: () => metrics.events.inc({ room, outcome: 'queued' }),
+      counted: (_at, _count, still) => {
+        if (still) metrics.framesStill.inc({ room });
+      },
     }),
     queue: {
       analysed: (room, ms) => {
@@ -69,6 +72,12 @@ export class Metrics {
   readonly framesDropped = new Counter({
     name: 'roomcount_frames_dropped_total',
     help: 'Frames replaced by a newer one while the detector was busy',
+    labelNames: ['room'],
+    registers: [this.registry],
+  });
+  readonly framesStill = new Counter({
+    name: 'roomcount_frames_still_total',
+    help: 'Sampled frames that looked like the last analysed one: its count kept, the detector not run',
     labelNames: ['room'],
     registers: [this.registry],
   });
@@ -136,7 +145,13 @@ export class Metrics {
 
   /** Drops a room's series (room removed on reload). */
   forgetRoom(room: string): void {
-    for (const metric of [this.framesAnalysed, this.framesDropped, this.framesFailed, this.roomCount])
+    for (const metric of [
+      this.framesAnalysed,
+      this.framesDropped,
+      this.framesStill,
+      this.framesFailed,
+      this.roomCount,
+    ])
       metric.remove({ room });
     for (const outcome of EVENT_OUTCOMES) this.events.remove({ room, outcome });
     for (const state of CAMERA_STATES) this.cameraState.remove({ room, state });

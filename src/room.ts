@@ -7,6 +7,7 @@ import type { DetectionQueue } from './detect/queue.js';
 import type { FrameLimit } from './detect/geometry.js';
 import { peopleInRoom, roomFilterFrom, type RoomFilter } from './count/region.js';
 import { AdaptiveSampler } from './count/sampling.js';
+import { luminanceGrid, StillFrameGate, type LuminanceGrid } from './count/still.js';
 import { CountSmoother, type CountChange } from './count/smoothing.js';
 import { flowPolygon, StationaryTracker, type SuggestedExclude } from './count/stationary.js';
 import { buildOccupancyEvent, type OccupancyEvent } from './report/event.js';
@@ -42,6 +43,11 @@ export interface RoomObserver {
   count(count: number | undefined): void;
   /** An event was handed to the sink and stored. */
   eventQueued(): void;
+  /**
+   * A sampled frame was counted: by the detector, or (`still`) it looked like the last analysed frame, whose
+   * people it keeps without the detector.
+   */
+  counted?(at: number, count: number, still: boolean): void;
 }
 
 export interface RoomDeps {
@@ -94,6 +100,10 @@ export class Room {
   private readonly camera: FrameSource;
   private readonly smoother: CountSmoother;
   private readonly sampler: AdaptiveSampler;
+  /** Undefined when the room analyses every sampled frame (skipStillFrames: false). */
+  private readonly still: StillFrameGate | undefined;
+  /** The people of the last analysed frame: a still frame holds the same. */
+  private lastPeople: Detection[] | undefined;
   private readonly filter: RoomFilter;
   private readonly stationary: StationaryTracker | undefined;
   private readonly log: Logger;
@@ -115,6 +125,7 @@ export class Room {
     this.smoother = new CountSmoother(config);
     // The rate drops once frames have agreed with the reported count for a whole smoothing window.
     this.sampler = new AdaptiveSampler({ ...config, settleSeconds: config.windowSeconds });
+    this.still = config.skipStillFrames ? new StillFrameGate() : undefined;
     this.stationary =
       config.stationaryMinutes > 0
         ? new StationaryTracker({
@@ -195,10 +206,25 @@ export class Room {
     if (this.stale) this.checkStale(frame.capturedAt);
     // A quiet room's frames are decoded but not all analysed (adaptive sampling).
     if (!this.sampler.take(frame.capturedAt)) return;
+    let grid: LuminanceGrid | undefined;
+    if (this.still) {
+      grid = luminanceGrid(frame);
+      // Only once the count is confirmed (a whole window of frames agreeing with it): until then every frame is
+      // another look for the smoothing. And not while a result is still to come: results stay in time order.
+      const confirmed = this.sampler.settled(frame.capturedAt) && !this.deps.queue.pending(this.config.id);
+      if (this.lastPeople && confirmed && !this.still.needsDetection(frame.capturedAt, grid)) {
+        // The same picture as the last analysed frame: the same people, without the detector.
+        this.onPeople(this.lastPeople, frame, true);
+        return;
+      }
+    }
     this.deps.queue.submit(
       this.config.id,
       frame,
-      (detections, f) => this.onDetections(detections, f),
+      (detections, f) => {
+        if (grid) this.still?.analysed(f.capturedAt, grid);
+        this.onDetections(detections, f);
+      },
       (err) => this.log.error({ err: err.message }, 'detection failed; frame skipped'),
       roomDetectOptions(this.config),
     );
@@ -206,8 +232,15 @@ export class Room {
 
   private onDetections(detections: Detection[], frame: Frame): void {
     const people = peopleInRoom(detections, this.filter, frame);
-    this.lastCount = people.length;
+    this.lastPeople = people;
     this.log.debug({ count: people.length, detections: detections.length }, 'frame analysed');
+    this.onPeople(people, frame, false);
+  }
+
+  /** The people of a frame (analysed, or `still` and so the last analysed frame's): count, smooth, report. */
+  private onPeople(people: Detection[], frame: Frame, still: boolean): void {
+    this.lastCount = people.length;
+    this.deps.observer?.counted?.(frame.capturedAt, people.length, still);
     const change = this.smoother.push({ at: frame.capturedAt, count: people.length });
     if (change) this.report(change);
     this.sampler.observe(frame.capturedAt, people.length, this.smoother.current);
@@ -250,6 +283,8 @@ export class Room {
     if (state !== 'streaming') {
       this.smoother.resetWindow();
       this.sampler.reset();
+      this.still?.reset();
+      this.lastPeople = undefined;
     }
   }
 }

@@ -81,6 +81,7 @@ describe('parseConfig: valid configs', () => {
         heartbeatSeconds: 0,
         staleSeconds: 60,
         stationaryMinutes: 60,
+        skipStillFrames: true,
         smoothing: 'median',
         minStableSeconds: 2,
         emptyHoldSeconds: 10,

@@ -13,6 +13,7 @@ import { Room } from '../src/room.js';
 
 const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
 const SIZE = { width: 160, height: 90 };
+const BRIGHTNESS_PER_PERSON = 20;
 
 /** A camera driven by the test: it emits what it is told, when it is told. */
 class FakeCamera extends EventEmitter<FfmpegCameraEvents> implements FrameSource {
@@ -31,10 +32,12 @@ class FakeCamera extends EventEmitter<FfmpegCameraEvents> implements FrameSource
     this.stateDetail = detail;
     this.emit('state', state, detail);
   }
-  /** One frame with `people` in it (the fake detector reads the count from its first byte). */
+  /**
+   * One frame with `people` in it: a picture whose brightness is the count (so that frames with other counts look
+   * different), which the fake detector reads back from its first byte.
+   */
   frame(at: number, people: number): void {
-    const data = new Uint8Array(SIZE.width * SIZE.height * 3);
-    data[0] = people;
+    const data = new Uint8Array(SIZE.width * SIZE.height * 3).fill(people * BRIGHTNESS_PER_PERSON);
     if (this.state !== 'streaming') this.set('streaming', `${SIZE.width}x${SIZE.height}`);
     this.emit('frame', { ...SIZE, data, capturedAt: at });
   }
@@ -57,14 +60,18 @@ function people(n: number): Detection[] {
   return Array.from({ length: n }, (_, i) => ({ score: 0.9, box: [i * 10, 20, i * 10 + 8, 80] }));
 }
 
-function roomWithFakeCamera(extra = '') {
+function roomWithFakeCamera(extra = '', opts: { pending?: () => boolean } = {}) {
   const yaml =
     'sink: stdout\nrooms:\n  - { id: r1, locationId: L1, locationType: space, camera: { url: rtsp://u:p@cam/live }' +
     `, windowSeconds: 10, minStableSeconds: 2, emptyHoldSeconds: 10, minEventIntervalSeconds: 0, staleSeconds: 30${extra} }\n`;
   const config = parseConfig(yaml, 'roomcount.yaml').rooms[0]!;
+  const analysed: number[] = [];
   const queue = {
-    submit: (_id: string, frame: Frame, onResult: (d: Detection[], f: Frame) => void) =>
-      onResult(people(frame.data[0]!), frame),
+    submit: (_id: string, frame: Frame, onResult: (d: Detection[], f: Frame) => void) => {
+      analysed.push(frame.capturedAt);
+      onResult(people(frame.data[0]! / BRIGHTNESS_PER_PERSON), frame);
+    },
+    pending: opts.pending ?? (() => false),
     remove: () => {},
   } as unknown as DetectionQueue;
   const events: OccupancyEvent[] = [];
@@ -89,7 +96,7 @@ function roomWithFakeCamera(extra = '') {
     clock = to;
   };
   const setClock = (t: number) => (clock = t);
-  return { room, camera, events, logs, play, setClock };
+  return { room, camera, events, logs, play, setClock, analysed };
 }
 
 const s = (seconds: number) => T0 + seconds * 1000;
@@ -142,6 +149,71 @@ describe('Room with a fake camera (its rules, without ffmpeg)', () => {
     expect(events).toHaveLength(1);
     play(s(59), s(65), 5);
     expect(events.map((e) => e.occupancy)).toEqual([2, 5]);
+    await room.stop();
+  });
+
+  it('a still picture: analysed until its count is confirmed, then once a minute; the count holds', async () => {
+    const { room, events, play, analysed } = roomWithFakeCamera();
+    room.start();
+    play(s(0), s(200), 2);
+    expect(events.map((e) => e.occupancy)).toEqual([2]);
+    // Reported at 10 s (a full window), confirmed by a further window of agreeing frames: from then on the same
+    // picture keeps the count, and the detector looks again once a minute.
+    const confirmedAt = analysed.findIndex((t, i) => i > 0 && t - analysed[i - 1]! > 10_000);
+    expect(analysed[confirmedAt - 1]).toBeLessThanOrEqual(s(24));
+    const rechecks = analysed.slice(confirmedAt);
+    expect(rechecks.length).toBeGreaterThanOrEqual(2);
+    for (const [i, t] of rechecks.entries()) {
+      const gap = t - (i === 0 ? analysed[confirmedAt - 1]! : rechecks[i - 1]!);
+      expect(gap).toBeGreaterThanOrEqual(60_000);
+      expect(gap).toBeLessThanOrEqual(64_000);
+    }
+    expect(room.status(s(200))).toMatchObject({ count: 2, lastFrameCount: 2 });
+    await room.stop();
+  });
+
+  it('skipStillFrames: false analyses every sampled frame', async () => {
+    const { room, events, play, analysed } = roomWithFakeCamera(', skipStillFrames: false');
+    room.start();
+    play(s(0), s(130), 2);
+    // 0..10 s at 1 frame/s; once the count has held for a window, 2 s and then 4 s apart (adaptive sampling).
+    expect(analysed.length).toBeGreaterThan(30);
+    expect(events.map((e) => e.occupancy)).toEqual([2]);
+    await room.stop();
+  });
+
+  it('a changed picture goes to the detector at the next sampled frame, and the change is reported', async () => {
+    const { room, events, play, analysed } = roomWithFakeCamera();
+    room.start();
+    play(s(0), s(30), 2);
+    const before = analysed.length;
+    play(s(30), s(60), 3);
+    // The quiet room samples every 4 s: the first frame it takes after the change is analysed.
+    expect(analysed[before]).toBeLessThanOrEqual(s(34));
+    expect(events.map((e) => e.occupancy)).toEqual([2, 3]);
+    // Back to still: once the new count is confirmed, few frames need the detector.
+    const confirmed = analysed.length;
+    play(s(60), s(110), 3);
+    expect(analysed.length - confirmed).toBeLessThanOrEqual(1);
+    await room.stop();
+  });
+
+  it('while a frame of the room is still in the detector, the next one is not judged still', async () => {
+    const { room, play, analysed } = roomWithFakeCamera(', minSampleFps: 1', { pending: () => true });
+    room.start();
+    play(s(0), s(20), 2);
+    expect(analysed).toHaveLength(20);
+    await room.stop();
+  });
+
+  it('after a camera gap, the first frame goes to the detector', async () => {
+    const { room, camera, play, analysed } = roomWithFakeCamera();
+    room.start();
+    play(s(0), s(20), 2);
+    const before = analysed.length;
+    camera.set('stalled', 'no frame for 10 s');
+    play(s(30), s(31), 2);
+    expect(analysed.slice(before)).toEqual([s(30)]);
     await room.stop();
   });
 

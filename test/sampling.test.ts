@@ -114,4 +114,18 @@ describe('AdaptiveSampler', () => {
     expect(d.fps).toBe(1);
     expect(d.take(61_000) && d.take(62_000)).toBe(true);
   });
+
+  it('settled: frames have agreed with the reported count for settleSeconds (also with adaptive sampling off)', () => {
+    const s = new AdaptiveSampler({ sampleFps: 1, minSampleFps: 1, settleSeconds: 10 });
+    s.observe(0, 2, undefined);
+    expect(s.settled(0)).toBe(false);
+    s.observe(1000, 2, 2);
+    expect(s.settled(10_000)).toBe(false);
+    expect(s.settled(11_000)).toBe(true);
+    s.observe(12_000, 3, 2);
+    expect(s.settled(30_000)).toBe(false);
+    s.observe(13_000, 2, 2);
+    s.reset();
+    expect(s.settled(60_000)).toBe(false);
+  });
 });

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { FfmpegCamera, type CameraState } from '../camera/ffmpeg.js';
 import { roomSchema, type Config, type RoomConfig } from '../config/schema.js';
-import { peopleInRoom, roomFilterFrom } from '../count/region.js';
+import { roomFilterFrom } from '../count/region.js';
 import type { CountSample, SmootherOptions, SmoothingMethod } from '../count/smoothing.js';
-import { withDetect, type Detection, type Detector } from '../detect/detector.js';
+import { withDetect, type Detector } from '../detect/detector.js';
 import { createDetector } from '../detect/index.js';
 import { DetectionQueue } from '../detect/queue.js';
 import type { CountMetrics } from '../eval/metrics.js';
@@ -75,7 +75,16 @@ export interface VideoEvalResult {
   settings: SmoothingSettings;
   detector: { model: string; backend: string; minScore: number };
   /** Frame counts; first/last frame times and the end of the video (last frame + 1/sampleFps), in s. */
-  frames: { analysed: number; dropped: number; failed: number; first?: number; last?: number; end: number };
+  /** Frames the detector analysed; still: frames that kept the last analysed one's count (skipStillFrames). */
+  frames: {
+    analysed: number;
+    still: number;
+    dropped: number;
+    failed: number;
+    first?: number;
+    last?: number;
+    end: number;
+  };
   /** Per-frame counts (detector + region), media time in ms. */
   samples: CountSample[];
   /** Events the room sent, in seconds. */
@@ -97,27 +106,17 @@ class CollectingSink implements EventSink {
   async close(): Promise<void> {}
 }
 
-/** A detector that keeps what it found per frame (small: boxes only, never pixels). */
-interface RecordedFrame {
-  at: number;
-  detections: Detection[];
-  size: { width: number; height: number };
-}
-
-function recording(inner: Detector): Detector & { frames: RecordedFrame[] } {
-  const record = Object.assign(
+/** A detector that counts the frames it analysed. */
+function counting(inner: Detector): Detector & { analysed: number } {
+  const counter = Object.assign(
     withDetect(inner, async (frame, opts, run) => {
       const detections = await run(frame, opts);
-      record.frames.push({
-        at: frame.capturedAt,
-        detections,
-        size: { width: frame.width, height: frame.height },
-      });
+      counter.analysed++;
       return detections;
     }),
-    { frames: [] as RecordedFrame[] },
+    { analysed: 0 },
   );
-  return record;
+  return counter;
 }
 
 /**
@@ -142,11 +141,13 @@ export async function evalVideo(opts: VideoEvalOptions): Promise<VideoEvalResult
 
   // Room logs 'camera state ended' as a warning: only errors (failed detections) are news here.
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'error' });
-  const detector = recording(opts.detector ?? (await createDetector(detectorConfig, log)));
+  const detector = counting(opts.detector ?? (await createDetector(detectorConfig, log)));
   let dropped = 0;
   let failed = 0;
   const queue = new DetectionQueue(detector, { dropped: () => dropped++, failed: () => failed++ });
   const progress = new Progress('eval', total, opts.err ?? process.stderr);
+  // Every counted frame, analysed or still (the room keeps a still frame's count without the detector).
+  const counted: Array<CountSample & { still: boolean }> = [];
   let camera!: FfmpegCamera;
   let runner: Room | undefined;
   const sink = new CollectingSink(() => camera.lastFrameAt ?? MEDIA_EPOCH_MS);
@@ -157,6 +158,12 @@ export async function evalVideo(opts: VideoEvalOptions): Promise<VideoEvalResult
       log,
       limit: detector.frameLimit(roomDetectOptions(room)),
       minScore: detector.minScore,
+      observer: {
+        cameraState: () => {},
+        count: () => {},
+        eventQueued: () => {},
+        counted: (at, count, still) => counted.push({ at, count, still }),
+      },
       openCamera: (options) =>
         (camera = new FfmpegCamera({
           ...options,
@@ -188,10 +195,7 @@ export async function evalVideo(opts: VideoEvalOptions): Promise<VideoEvalResult
   }
 
   const filter = roomFilterFrom(room, detector.minScore);
-  const samples: CountSample[] = detector.frames.map((f) => ({
-    at: f.at,
-    count: peopleInRoom(f.detections, filter, f.size).length,
-  }));
+  const samples: CountSample[] = counted.map(({ at, count }) => ({ at, count }));
   const seconds = (ms: number) => (ms - MEDIA_EPOCH_MS) / 1000;
   // Event timestamps carry whole ms (ISO 8601), as a Date truncates them.
   const toSeconds = (e: ReportedEvent): ReportedEvent => ({
@@ -214,11 +218,12 @@ export async function evalVideo(opts: VideoEvalOptions): Promise<VideoEvalResult
     settings,
     detector: { model: detector.model, backend: detector.backend, minScore: filter.minScore },
     frames: {
-      analysed: detector.frames.length,
+      analysed: detector.analysed,
+      still: counted.filter((c) => c.still).length,
       dropped,
       failed,
-      first: detector.frames[0] && seconds(detector.frames[0].at),
-      last: detector.frames.at(-1) && seconds(detector.frames.at(-1)!.at),
+      first: samples[0] && seconds(samples[0].at),
+      last: samples.at(-1) && seconds(samples.at(-1)!.at),
       end: videoEnd,
     },
     samples,
@@ -368,7 +373,8 @@ export function formatVideoEval(r: VideoEvalResult, verbose: boolean): string {
     .join(', ');
   const changes = trueChanges(r.truth).length;
   lines.push(
-    `video      ${r.video}: ${f.analysed} frames at ${r.sampleFps} fps (${s1(f.first)}–${s1(f.last)} s), ` +
+    `video      ${r.video}: ${f.analysed + f.still} frames at ${r.sampleFps} fps (${s1(f.first)}–${s1(f.last)} s), ` +
+      `${f.analysed} analysed, ${f.still} still (count kept, no detector), ` +
       `${f.dropped} dropped${f.failed ? `, ${f.failed} failed detection` : ''}`,
     `model      ${r.detector.model} (${r.detector.backend}), minScore ${r.detector.minScore}`,
     `room       ${r.room}: ${describeSettings(r.settings)}`,

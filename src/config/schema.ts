@@ -117,6 +117,11 @@ export const roomSettingsShape = {
   /** Tiles for this room's frames instead of the detector's (e.g. a wide panorama among 4:3 rooms). */
   tiles: tiles.optional(),
   /**
+   * A sampled frame that looks like the last analysed one (no cell of a coarse luminance grid changed) keeps that
+   * frame's count without the detector; a still room is still analysed once a minute (src/count/still.ts).
+   */
+  skipStillFrames: z.boolean().default(true),
+  /**
    * A person-shaped box that stays put this long (a poster, a screen, a reflection) is suggested in /status as a
    * region.exclude polygon (never applied); 0 = off.
    */

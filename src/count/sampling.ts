@@ -65,6 +65,14 @@ export class AdaptiveSampler {
     if (at - this.agreeSince >= this.settleMs) this.intervalMs = Math.min(this.maxMs, this.intervalMs * 2);
   }
 
+  /**
+   * Whether analysed frames have agreed with the reported count for settleSeconds by `at`: the count is
+   * confirmed, and a frame that shows the same picture would show the same count.
+   */
+  settled(at: number): boolean {
+    return this.agreeSince !== undefined && at - this.agreeSince >= this.settleMs;
+  }
+
   /** Frames stopped (camera gap): start again at the full rate. */
   reset(): void {
     this.intervalMs = this.baseMs;

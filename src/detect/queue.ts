@@ -60,6 +60,11 @@ export class DetectionQueue {
     this.slots.delete(roomId);
   }
 
+  /** Whether a frame of the room is waiting or being analysed (its result is still to come). */
+  pending(roomId: string): boolean {
+    return this.slots.has(roomId) || this.busy.has(roomId);
+  }
+
   /** Resolves when the room's frame being analysed, if any, is done (its result handled). */
   async roomIdle(roomId: string): Promise<void> {
     await this.busy.get(roomId);
