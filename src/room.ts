@@ -135,9 +135,14 @@ export class Room {
           })
         : undefined;
     this.now = deps.now ?? Date.now;
-    const cameraOptions = roomCameraOptions(config, deps.limit);
+    // Frames the sampler will not take are passed over before their pixels are copied.
+    const cameraOptions = {
+      ...roomCameraOptions(config, deps.limit),
+      wants: (at: number) => this.sampler.due(at),
+    };
     this.camera = (deps.openCamera ?? openFfmpegCamera)(cameraOptions);
     this.camera.on('frame', (frame) => this.onFrame(frame));
+    this.camera.on('skipped', (at) => this.arrived(at));
     this.camera.on('state', (state, detail) => this.onCameraState(state, detail));
   }
 
@@ -201,9 +206,14 @@ export class Room {
     }
   }
 
+  /** A frame came (taken or passed over): the camera is alive and the count not stale. */
+  private arrived(at: number): void {
+    this.lastFrameAt = at;
+    if (this.stale) this.checkStale(at);
+  }
+
   private onFrame(frame: Frame): void {
-    this.lastFrameAt = frame.capturedAt;
-    if (this.stale) this.checkStale(frame.capturedAt);
+    this.arrived(frame.capturedAt);
     // A quiet room's frames are decoded but not all analysed (adaptive sampling).
     if (!this.sampler.take(frame.capturedAt)) return;
     let grid: LuminanceGrid | undefined;

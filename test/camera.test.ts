@@ -134,6 +134,30 @@ describe('FfmpegCamera on a local file', () => {
     expect(frames[3]!.capturedAt - frames[0]!.capturedAt).toBeGreaterThan(300);
   });
 
+  it('wants: a frame it says no to is passed over (announced as skipped, pixels never copied)', async () => {
+    let asked = 0;
+    // Every other frame; the decision comes as each frame starts to arrive.
+    const camera = new FfmpegCamera({ ...base, url: clip, sampleFps: 10, wants: () => asked++ % 2 === 0 });
+    const frames: Frame[] = [];
+    const skipped: number[] = [];
+    const t0 = Date.now();
+    camera.on('skipped', (at) => skipped.push(at));
+    camera.start();
+    await new Promise<void>((resolve) =>
+      camera.on('frame', (f) => {
+        frames.push(f);
+        if (frames.length === 4) resolve();
+      }),
+    );
+    await camera.stop();
+    expect(skipped.length).toBeGreaterThanOrEqual(3);
+    // Each frame was asked about once (the last one may have been stopped on its way).
+    expect(asked - frames.length - skipped.length).toBeGreaterThanOrEqual(0);
+    expect(asked - frames.length - skipped.length).toBeLessThanOrEqual(1);
+    for (const at of skipped) expect(at).toBeGreaterThanOrEqual(t0);
+    for (const f of frames) expect(f.data.length).toBe(512 * 288 * 3);
+  });
+
   it('a file played once ends; a missing file is "not_found" and is retried with backoff', async () => {
     const once = new FfmpegCamera({ ...base, url: clip, loop: false, sampleFps: 10 });
     let frames = 0;

@@ -23,6 +23,26 @@ describe('PpmStreamParser', () => {
     }
   });
 
+  it('passes over the pictures `accept` refuses: their size comes out, no pixels', () => {
+    const stream = Buffer.concat([ppm(4, 2, 1), ppm(3, 3, 2), ppm(4, 2, 3), ppm(2, 2, 4)]);
+    for (const chunkSize of [1, 7, 64, stream.length]) {
+      const parser = new PpmStreamParser();
+      let asked = 0;
+      const accept = () => asked++ % 2 === 0;
+      const got = [];
+      for (let i = 0; i < stream.length; i += chunkSize)
+        got.push(...parser.push(stream.subarray(i, i + chunkSize), accept));
+      expect(asked).toBe(4);
+      expect(got.map((p) => ('skipped' in p ? `skipped ${p.width}x${p.height}` : p.data[0]))).toEqual([
+        1,
+        'skipped 3x3',
+        3,
+        'skipped 2x2',
+      ]);
+      expect(parser.pendingBytes).toBe(0);
+    }
+  });
+
   it('follows a change of resolution mid-stream', () => {
     const parser = new PpmStreamParser();
     const got = parser.push(Buffer.concat([ppm(8, 8, 0), ppm(2, 1, 9)]));

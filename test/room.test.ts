@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import type { CameraState, FfmpegCameraEvents } from '../src/camera/ffmpeg.js';
+import type { CameraOptions, CameraState, FfmpegCameraEvents } from '../src/camera/ffmpeg.js';
 import type { Frame } from '../src/camera/frame.js';
 import type { FrameSource } from '../src/camera/source.js';
 import type { Detection } from '../src/detect/detector.js';
@@ -77,6 +77,7 @@ function roomWithFakeCamera(extra = '', opts: { pending?: () => boolean } = {}) 
   const events: OccupancyEvent[] = [];
   const { logs, log } = collectLogs();
   let camera!: FakeCamera;
+  let cameraOptions!: CameraOptions;
   let clock = T0;
   const room = new Room(config, {
     queue,
@@ -84,7 +85,7 @@ function roomWithFakeCamera(extra = '', opts: { pending?: () => boolean } = {}) 
     log,
     limit: { shortSide: SIZE.height, longSide: SIZE.width },
     minScore: 0.3,
-    openCamera: () => (camera = new FakeCamera()),
+    openCamera: (options) => ((cameraOptions = options), (camera = new FakeCamera())),
     now: () => clock,
   });
   /** Frames once a second from `from` (inclusive) to `to` (exclusive), each with `n` people. */
@@ -96,7 +97,7 @@ function roomWithFakeCamera(extra = '', opts: { pending?: () => boolean } = {}) 
     clock = to;
   };
   const setClock = (t: number) => (clock = t);
-  return { room, camera, events, logs, play, setClock, analysed };
+  return { room, camera, events, logs, play, setClock, analysed, cameraOptions: () => cameraOptions };
 }
 
 const s = (seconds: number) => T0 + seconds * 1000;
@@ -214,6 +215,29 @@ describe('Room with a fake camera (its rules, without ffmpeg)', () => {
     camera.set('stalled', 'no frame for 10 s');
     play(s(30), s(31), 2);
     expect(analysed.slice(before)).toEqual([s(30)]);
+    await room.stop();
+  });
+
+  it("asks its camera to pass over the frames its sampler will not take; those still count as the camera's", async () => {
+    const { room, camera, play, setClock, cameraOptions, logs } =
+      roomWithFakeCamera(', skipStillFrames: false');
+    room.start();
+    const wants = cameraOptions().wants!;
+    play(s(0), s(40), 2);
+    // Quiet: one frame in four is taken (minSampleFps 0.25); the camera asks before it copies a frame, as here.
+    let taken = 0;
+    for (let t = 40; t < 80; t++) {
+      setClock(s(t));
+      if (wants(s(t))) {
+        taken++;
+        camera.frame(s(t), 2);
+      } else camera.emit('skipped', s(t));
+    }
+    expect(taken).toBe(10);
+    // Only passed-over frames for a minute: not stale (the camera is sending), no warning.
+    for (let t = 80; t < 110; t++) camera.emit('skipped', s(t));
+    expect(room.status(s(110))).toMatchObject({ stale: false, count: 2, lastFrameAgeSeconds: 1 });
+    expect(logs.filter((l) => String(l.msg).startsWith('no frames'))).toHaveLength(0);
     await room.stop();
   });
 

@@ -284,12 +284,14 @@ class Capture extends Writable {
 describe('Room: suggested excludes in status', () => {
   /** A room that is never started (no ffmpeg); frames are handed to it as its camera would. */
   function roomWith(extra: string, scene: Scene) {
-    const yaml = `sink: stdout\nrooms:\n  - { id: r, locationId: L, locationType: space, camera: { url: x.mp4 }${extra} }\n`;
+    // skipStillFrames off: the fake frames are all one picture, while the scene's people move.
+    const yaml = `sink: stdout\nrooms:\n  - { id: r, locationId: L, locationType: space, camera: { url: x.mp4 }, skipStillFrames: false${extra} }\n`;
     const config = parseConfig(yaml, 'roomcount.yaml').rooms[0]!;
     // The shared detector, faked: answers at once with the scene's boxes for the frame's time.
     const queue = {
       submit: (_id: string, frame: Frame, onResult: (d: Detection[], f: Frame) => void) =>
         onResult(scene(frame.capturedAt), frame),
+      pending: () => false,
       remove: () => {},
     } as unknown as DetectionQueue;
     const sink: EventSink = { send: async () => {}, close: async () => {} };

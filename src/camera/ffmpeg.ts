@@ -4,7 +4,7 @@ import { extname } from 'node:path';
 import { setPriority } from 'node:os';
 import type { Writable } from 'node:stream';
 import type { Frame } from './frame.js';
-import { PpmStreamParser, type RawPicture } from './ppm.js';
+import { PpmStreamParser, type RawPicture, type SkippedPicture } from './ppm.js';
 import { safeTimeout } from './timer.js';
 import { cameraSource, checkCameraUrl } from './url.js';
 import { urlRedactor } from '../redact.js';
@@ -57,6 +57,12 @@ export interface CameraOptions {
    * while it waits. For evaluation; a live camera must not wait (it would fall behind).
    */
   pace?: () => Promise<void>;
+  /**
+   * Live cameras: asked (with the time) as each frame starts to arrive; false passes the frame over without
+   * copying its pixels, and it is announced as `skipped` instead of `frame` (it still feeds the watchdog). A room
+   * whose sampler will not take the frame says no (a quiet room takes one in four).
+   */
+  wants?: (at: number) => boolean;
   ffmpegPath?: string;
   backoff?: { initialMs: number; maxMs: number; healthyMs: number };
   /** SIGTERM → SIGKILL grace when ffmpeg is stopped or restarted. Default 1500 ms. */
@@ -291,6 +297,8 @@ export function lastErrorLines(stderr: string): string {
 
 export interface FfmpegCameraEvents {
   frame: [Frame];
+  /** A frame arrived that `wants` passed over (at: ms, as a frame's capturedAt). */
+  skipped: [number];
   /** Emitted once per change of state, never for a retry that ends as the last one did. */
   state: [CameraState, string];
 }
@@ -306,7 +314,7 @@ interface Run {
   /** Frames emitted so far (the media clock counts them). */
   frames: number;
   /** With `pace`: pictures parsed but not yet emitted, and the loop emitting them (stdout paused meanwhile). */
-  backlog: RawPicture[];
+  backlog: Array<RawPicture | SkippedPicture>;
   pumping: Promise<void> | undefined;
   /** Resolves on 'close': the process has exited and its stdout/stderr are drained. */
   closed: Promise<void>;
@@ -440,8 +448,9 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
   private onData(run: Run, chunk: Buffer): void {
     if (run !== this.run) return;
     let pictures;
+    const wants = this.opts.wants;
     try {
-      pictures = run.parser.push(chunk);
+      pictures = run.parser.push(chunk, wants && !this.opts.pace ? () => wants(Date.now()) : undefined);
     } catch (err) {
       run.stderrTail = (err as Error).message;
       run.child.kill('SIGKILL');
@@ -460,7 +469,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
     }
   }
 
-  private deliver(run: Run, picture: RawPicture): void {
+  private deliver(run: Run, picture: RawPicture | SkippedPicture): void {
     const now = Date.now();
     const at =
       this.opts.mediaEpochMs === undefined
@@ -473,7 +482,8 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> {
       this.streamingSince = now;
       this.setState('streaming', `${picture.width}x${picture.height}`);
     }
-    this.emit('frame', { ...picture, capturedAt: at });
+    if ('skipped' in picture) this.emit('skipped', at);
+    else this.emit('frame', { ...picture, capturedAt: at });
   }
 
   /** Emits the backlog one frame at a time, each after `pace` released the previous one; ffmpeg waits. */

@@ -9,6 +9,13 @@ export interface RawPicture {
   data: Uint8Array;
 }
 
+/** A picture whose pixels were passed over (`accept` said no): its size only, nothing allocated or copied. */
+export interface SkippedPicture {
+  width: number;
+  height: number;
+  skipped: true;
+}
+
 const MAX_HEADER = 64;
 const MAX_SIDE = 16_384;
 
@@ -18,17 +25,35 @@ export class PpmStreamParser {
   private headBytes = 0;
   /** The picture being filled: its pixels go straight into their own buffer, copied once. */
   private picture: { width: number; height: number; data: Buffer; filled: number } | undefined;
+  /** A picture being passed over: how many of its pixel bytes are still to come. */
+  private skipping: { width: number; height: number; remaining: number } | undefined;
 
   /**
    * Feeds bytes; returns every picture completed by them (usually 0 or 1). Throws on a corrupt stream. Each
    * picture's pixels are copied once from the pipe's chunks into a buffer of exactly their size (its own
    * ArrayBuffer: it can be lent to a detector worker without another copy), so a 30-camera box does not churn
    * through three copies of every frame (which kept V8 collecting garbage ten times a second).
+   *
+   * `accept`, asked when a picture's header has arrived, may pass it over: its pixels are then neither allocated
+   * nor copied (a quiet room takes one frame in four), and it comes out as a SkippedPicture.
    */
-  push(chunk: Buffer): RawPicture[] {
-    const out: RawPicture[] = [];
+  push(chunk: Buffer, accept?: () => boolean): RawPicture[];
+  push(chunk: Buffer, accept: () => boolean): Array<RawPicture | SkippedPicture>;
+  push(chunk: Buffer, accept?: () => boolean): Array<RawPicture | SkippedPicture> {
+    const out: Array<RawPicture | SkippedPicture> = [];
     let rest = chunk;
     while (rest.length > 0) {
+      if (this.skipping) {
+        const p = this.skipping;
+        const n = Math.min(rest.length, p.remaining);
+        p.remaining -= n;
+        rest = rest.subarray(n);
+        if (p.remaining === 0) {
+          out.push({ width: p.width, height: p.height, skipped: true });
+          this.skipping = undefined;
+        }
+        continue;
+      }
       if (this.picture) {
         const p = this.picture;
         const n = Math.min(rest.length, p.data.length - p.filled);
@@ -53,8 +78,13 @@ export class PpmStreamParser {
       }
       this.head = [];
       this.headBytes = 0;
-      const data = Buffer.allocUnsafeSlow(header.width * header.height * 3);
-      this.picture = { width: header.width, height: header.height, data, filled: 0 };
+      const bytes = header.width * header.height * 3;
+      if (accept && !accept()) {
+        this.skipping = { width: header.width, height: header.height, remaining: bytes };
+      } else {
+        const data = Buffer.allocUnsafeSlow(bytes);
+        this.picture = { width: header.width, height: header.height, data, filled: 0 };
+      }
       rest = head.subarray(header.headerLength);
     }
     return out;
@@ -62,13 +92,17 @@ export class PpmStreamParser {
 
   /** Bytes held for an incomplete picture (its header, or the pixels received so far). */
   get pendingBytes(): number {
-    return this.headBytes + (this.picture?.filled ?? 0);
+    const skipped = this.skipping
+      ? this.skipping.width * this.skipping.height * 3 - this.skipping.remaining
+      : 0;
+    return this.headBytes + (this.picture?.filled ?? 0) + skipped;
   }
 
   reset(): void {
     this.head = [];
     this.headBytes = 0;
     this.picture = undefined;
+    this.skipping = undefined;
   }
 }
 

@@ -45,9 +45,14 @@ export class AdaptiveSampler {
    * 1/sampleFps apart; half of that is allowed for their jitter.
    */
   take(at: number): boolean {
-    if (this.lastTaken !== undefined && at - this.lastTaken < this.intervalMs - this.baseMs / 2) return false;
+    if (!this.due(at)) return false;
     this.lastTaken = at;
     return true;
+  }
+
+  /** Whether `take(at)` would take a frame (asked before a frame's pixels are read, to pass over the rest). */
+  due(at: number): boolean {
+    return this.lastTaken === undefined || at - this.lastTaken >= this.intervalMs - this.baseMs / 2;
   }
 
   /**
