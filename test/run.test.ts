@@ -1,6 +1,6 @@
 /** `roomcount run` as a process: shards, reload on file change and SIGHUP, invalid reloads, clean stop. */
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,6 +111,23 @@ describe('roomcount run: shards and live reload', () => {
       expect.stringMatching(/^\d+:1 sampelFps unknown key "sampelFps"/),
     ]);
     expect(await roomIds()).toEqual(inShard1);
+  });
+
+  it('a reload checks what it applies: rooms change with the model file gone; a bad camera URL is refused', async () => {
+    // The running detector was loaded at start; its file is not needed again until a restart.
+    rmSync(join(tmp.dir, 'model', 'centernet.json'));
+    writeConfig(inShard1.slice(0, 2));
+    await until('the reload without the model file', async () => (await roomIds()).length === 2);
+    expect(await roomIds()).toEqual(inShard1.slice(0, 2).sort());
+    const rejected = () => stderr.split('\n').filter((l) => l.includes('new configuration rejected'));
+    const before = rejected().length;
+    writeConfig(
+      inShard1,
+      `  - { id: ${inShard1[0]}-cam, locationId: L2, camera: { url: "http://cam.example/x.jpg" } }`,
+    );
+    await until('the rejection', () => rejected().length > before);
+    expect(JSON.parse(rejected().at(-1)!).problems).toEqual([expect.stringMatching(/camera\.url/)]);
+    expect(await roomIds()).toEqual(inShard1.slice(0, 2).sort());
   });
 
   it('reloads on SIGHUP, then stops cleanly on SIGTERM', async () => {

@@ -20,8 +20,9 @@ export async function runService(opts: {
   shard?: string;
   watchConfig?: boolean;
 }): Promise<void> {
-  const read = () => loadConfig(opts.configFile, process.env, { preflight: true });
-  const config = read();
+  const config = loadConfig(opts.configFile, process.env, { preflight: true });
+  // A reload checks what it applies: the rooms (the detector and the outbox keep running as they are).
+  const read = () => loadConfig(opts.configFile, process.env, { preflight: 'rooms' });
   // Every room needs ffmpeg: without it, stop now with one line saying what to install.
   const ffmpeg = await checkFfmpeg();
   if (ffmpeg) throw new Error(ffmpegProblemLine(ffmpeg));

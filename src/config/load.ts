@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { redactUrl } from '../redact.js';
 import { hasUrlScheme } from '../camera/url.js';
 import { scalarKey, substituteEnv } from './env.js';
-import { preflight } from './preflight.js';
+import { preflight, type PreflightScope } from './preflight.js';
 import {
   ConfigError,
   describe,
@@ -34,8 +34,12 @@ const DEFAULTABLE = Object.keys(roomShape).filter((k) => k !== 'id' && k !== 'lo
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 export interface LoadOptions {
-  /** Also check what `roomcount run` needs at start (model weights, camera URLs, outbox folder): see preflight.ts. */
-  preflight?: boolean;
+  /**
+   * Also check what `roomcount run` needs (see preflight.ts): `true` all it needs at start (model weights, camera
+   * URLs, outbox folder), `'rooms'` what a reload applies (the rooms' camera URLs: the detector and the outbox
+   * are already running, and a change of theirs needs a restart).
+   */
+  preflight?: boolean | PreflightScope;
 }
 
 /**
@@ -62,7 +66,9 @@ export function loadConfig(
   }
   const { config, position } = parse(text, file, env);
   const resolved = resolveConfigPaths(config, dirname(file));
-  const problems = opts.preflight ? preflight(resolved) : [];
+  const problems = opts.preflight
+    ? preflight(resolved, undefined, opts.preflight === true ? 'start' : opts.preflight)
+    : [];
   if (problems.length) {
     throw new ConfigError(
       sortUnique(

@@ -12,14 +12,23 @@ export interface PreflightProblem {
   message: string;
 }
 
+/** What to check: all `run` needs at `start`, or only what a reload applies (`rooms`). */
+export type PreflightScope = 'start' | 'rooms';
+
 /**
  * What `roomcount run` would refuse at start, checked without starting anything (`run` and `check-config` both
  * call it through loadConfig): the detector's weights, each camera URL, the outbox folder. Paths are resolved.
+ * A reload (scope `rooms`) checks the camera URLs only: the running detector and outbox stay as they are, so a
+ * model file deleted since the start must not refuse an edit of the rooms.
  */
-export function preflight(config: Config, modelsDir = defaultModelsDir()): PreflightProblem[] {
+export function preflight(
+  config: Config,
+  modelsDir = defaultModelsDir(),
+  scope: PreflightScope = 'start',
+): PreflightProblem[] {
   const problems: PreflightProblem[] = [];
   const d = config.detector;
-  if (d.model !== 'auto') {
+  if (scope === 'start' && d.model !== 'auto') {
     const desc = modelDescriptor(d.model);
     if (d.modelPath !== undefined) {
       const why = modelPathProblem(desc.modelPathKind, d.modelPath);
@@ -41,7 +50,7 @@ export function preflight(config: Config, modelsDir = defaultModelsDir()): Prefl
     const why = checkCameraUrl(room.camera.url);
     if (why) problems.push({ path: ['rooms', i, 'camera', 'url'], message: why });
   });
-  if (config.sink === 'calven') {
+  if (scope === 'start' && config.sink === 'calven') {
     const why = stateDirProblem(config.stateDir);
     if (why) problems.push({ path: ['stateDir'], message: why });
   }
