@@ -6,7 +6,7 @@ import { FfmpegCamera, type CameraState } from '../camera/ffmpeg.js';
 import { roomSchema, type Config, type RoomConfig } from '../config/schema.js';
 import { roomFilterFrom } from '../count/region.js';
 import type { CountSample, SmootherOptions, SmoothingMethod } from '../count/smoothing.js';
-import { withDetect, type Detector } from '../detect/detector.js';
+import type { Detector } from '../detect/detector.js';
 import { createDetector } from '../detect/index.js';
 import { DetectionQueue } from '../detect/queue.js';
 import type { CountMetrics } from '../eval/metrics.js';
@@ -106,19 +106,6 @@ class CollectingSink implements EventSink {
   async close(): Promise<void> {}
 }
 
-/** A detector that counts the frames it analysed. */
-function counting(inner: Detector): Detector & { analysed: number } {
-  const counter = Object.assign(
-    withDetect(inner, async (frame, opts, run) => {
-      const detections = await run(frame, opts);
-      counter.analysed++;
-      return detections;
-    }),
-    { analysed: 0 },
-  );
-  return counter;
-}
-
 /**
  * `roomcount eval --video FILE --truth CSV`: runs a room (the real Room: ffmpeg → detector → region → smoothing
  * → events) on a video file as fast as the detector goes, every frame analysed and stamped with its media time,
@@ -141,10 +128,15 @@ export async function evalVideo(opts: VideoEvalOptions): Promise<VideoEvalResult
 
   // Room logs 'camera state ended' as a warning: only errors (failed detections) are news here.
   const log = createLogger({ level: process.env.LOG_LEVEL ?? 'error' });
-  const detector = counting(opts.detector ?? (await createDetector(detectorConfig, log)));
+  const detector = opts.detector ?? (await createDetector(detectorConfig, log));
+  let analysed = 0;
   let dropped = 0;
   let failed = 0;
-  const queue = new DetectionQueue(detector, { dropped: () => dropped++, failed: () => failed++ });
+  const queue = new DetectionQueue(detector, {
+    analysed: () => analysed++,
+    dropped: () => dropped++,
+    failed: () => failed++,
+  });
   const progress = new Progress('eval', total, opts.err ?? process.stderr);
   // Every counted frame, analysed or still (the room keeps a still frame's count without the detector).
   const counted: Array<CountSample & { still: boolean }> = [];
@@ -218,7 +210,7 @@ export async function evalVideo(opts: VideoEvalOptions): Promise<VideoEvalResult
     settings,
     detector: { model: detector.model, backend: detector.backend, minScore: filter.minScore },
     frames: {
-      analysed: detector.analysed,
+      analysed,
       still: counted.filter((c) => c.still).length,
       dropped,
       failed,

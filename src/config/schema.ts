@@ -144,7 +144,7 @@ export const roomShape = {
 };
 
 /** The camera watchdog when camera.watchdogSeconds is not set: five frame intervals, at least 10 s. */
-export function defaultWatchdogSeconds(sampleFps: number): number {
+function defaultWatchdogSeconds(sampleFps: number): number {
   return Math.max(10, 5 / sampleFps);
 }
 
